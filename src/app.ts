@@ -1,0 +1,110 @@
+import type { FastifyInstance } from 'fastify';
+import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
+import type { Config } from './config.js';
+import { cursorCodec, type CursorCodec } from './domain/cursor.js';
+import { createAuthenticator } from './http/auth.js';
+import { channelRoutes } from './http/channels.js';
+import type { HttpContext } from './http/context.js';
+import { eventRoutes } from './http/events.js';
+import { opsRoutes } from './http/ops.js';
+import { createServer } from './http/server.js';
+import { GroupCommit } from './ingest/group-commit.js';
+import { Idempotency } from './ingest/idempotency.js';
+import { Publisher } from './ingest/publisher.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Retention } from './retention.js';
+import { openStore, type Store } from './store/index.js';
+
+export interface AppOptions {
+  config: Config;
+  logger: Logger;
+  clock?: Clock;
+  random?: Random;
+}
+
+export interface App {
+  readonly server: FastifyInstance;
+  readonly store: Store;
+  readonly codec: CursorCodec;
+  readonly publisher: Publisher;
+  readonly groupCommit: GroupCommit;
+  readonly retention: Retention;
+  readonly metrics: Metrics;
+  /** Starts listening and the background workers; resolves with the base URL. */
+  listen(): Promise<string>;
+  /** Graceful stop: refuse new work, finish or release what is under way, close the database. */
+  close(): Promise<void>;
+}
+
+/** Wires the parts together; nothing else happens here. */
+export function buildApp({ config, logger, clock = systemClock, random = systemRandom }: AppOptions): App {
+  const metrics = createMetrics();
+  const store = openStore({
+    path: config.db,
+    synchronous: config.synchronous,
+    busyTimeoutMs: config.busyTimeoutMs,
+    random,
+  });
+  const codec = cursorCodec(store.epoch);
+  const groupCommit = new GroupCommit({ store, metrics, logger, maxPendingEvents: config.maxPendingEvents });
+  const idempotency = new Idempotency(store, clock, config.retention.idempotencyMs);
+  const publisher = new Publisher({ groupCommit, idempotency, codec, clock, random });
+  const auth = createAuthenticator(config.apiKey);
+  const { retention: keep } = config;
+  const retention = new Retention({
+    tasks: [
+      { table: 'events', pruneBatch: (now) => store.events.pruneBatch(now - keep.eventsMs, keep.batchSize) },
+      { table: 'idempotency_keys', pruneBatch: (now) => store.idempotency.pruneBatch(now - keep.idempotencyMs, keep.batchSize) },
+    ],
+    batchSize: keep.batchSize,
+    intervalMs: keep.intervalMs,
+    now: () => clock.now(),
+    logger,
+    metrics,
+  });
+
+  let closing = false;
+  const server = createServer({ logger, bodyLimitBytes: config.bodyLimitBytes, random, isClosing: () => closing });
+  const ctx: HttpContext = {
+    config,
+    store,
+    codec,
+    publisher,
+    auth,
+    metrics,
+    deliveriesOf: () => [],
+    readiness: new Map(),
+  };
+  eventRoutes(server, ctx);
+  channelRoutes(server, ctx);
+  opsRoutes(server, ctx);
+
+  let closed: Promise<void> | undefined;
+  return {
+    server,
+    store,
+    codec,
+    publisher,
+    groupCommit,
+    retention,
+    metrics,
+    async listen() {
+      const address = await server.listen({ host: config.host, port: config.port });
+      retention.start();
+      logger.info({ address, db: config.db, synchronous: config.synchronous }, 'pushhub listening');
+      return address;
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        await server.close(); // waits for in-flight requests, whose commits still run
+        groupCommit.close();
+        await retention.stop();
+        store.close();
+        logger.info('pushhub stopped');
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Integers arrive as numbers from a config file and as digit strings from env and flags. */
+function int(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z
+    .union([z.number(), z.string().regex(/^-?\d+$/, 'must be a whole number').transform(Number)])
+    .pipe(z.number().int('must be a whole number').min(min).max(max));
+}
+
+const bool = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0'], 'must be true or false').transform((v) => v === 'true' || v === '1'),
+]);
+
+const retentionSchema = z.strictObject({
+  eventsMs: int(60_000).default(7 * DAY_MS), // 7 days of events
+  deliveriesMs: int(60_000).default(7 * DAY_MS), // terminal deliveries kept 7 days
+  idempotencyMs: int(60_000).default(DAY_MS), // Idempotency-Key remembered 24 h
+  intervalMs: int(100).default(60_000), // prune pass every minute
+  batchSize: int(1, 100_000).default(1000), // rows per prune transaction: publishing never stalls
+});
+
+/** The whole configuration: one strict schema, parsed once at start, then frozen. */
+export const configSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: int(0, 65535).default(8080),
+  db: z.string().min(1).default('data/pushhub.db'),
+  /** Server API key; generated into `<db dir>/api-key` when unset. */
+  apiKey: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** HS256 secret for subscriber tokens; generated into `<db dir>/token-secret` when unset. */
+  tokenSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+  allowPrivateUrls: bool.default(false),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** FULL: every acknowledged event survives power loss. NORMAL: survives a process crash only. */
+  synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  busyTimeoutMs: int(0, 10_000).default(100), // wait this long for a lock, then 503
+  bodyLimitBytes: int(1024, 64 * MiB).default(256 * 1024), // 256 KiB per request
+  batchBodyLimitBytes: int(1024, 256 * MiB).default(8 * MiB), // 8 MiB for POST /v1/events/batch
+  maxPendingEvents: int(1, 10_000_000).default(50_000), // queued for the next commit, then 503
+  shutdownGraceMs: int(0, 600_000).default(10_000), // 10 s for in-flight work on SIGTERM
+  retention: retentionSchema.prefault({}),
+});
+
+export type ParsedConfig = z.output<typeof configSchema>;
+/** Configuration after start-up resolved the generated secrets. */
+export type Config = Readonly<ParsedConfig & { apiKey: string; tokenSecret: string }>;
+
+/** Where each environment variable and CLI flag lands in the schema. */
+const ENV: Record<string, string> = {
+  PUSHHUB_HOST: 'host',
+  PUSHHUB_PORT: 'port',
+  PUSHHUB_DB: 'db',
+  PUSHHUB_API_KEY: 'apiKey',
+  PUSHHUB_TOKEN_SECRET: 'tokenSecret',
+  PUSHHUB_ALLOW_PRIVATE_URLS: 'allowPrivateUrls',
+  PUSHHUB_LOG_LEVEL: 'logLevel',
+  PUSHHUB_SYNCHRONOUS: 'synchronous',
+  PUSHHUB_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  PUSHHUB_RETENTION_EVENTS_MS: 'retention.eventsMs',
+};
+
+export const FLAGS: Record<string, string> = {
+  '--host': 'host',
+  '--port': 'port',
+  '--db': 'db',
+  '--log-level': 'logLevel',
+  '--synchronous': 'synchronous',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface Sources {
+  env?: Record<string, string | undefined>;
+  /** Flag name → value, e.g. `{ '--port': '0' }`. */
+  flags?: Record<string, string>;
+  /** Path of a JSON config file (also from PUSHHUB_CONFIG). */
+  file?: string;
+}
+
+/**
+ * Builds the configuration from defaults < config file < environment < flags, validates it
+ * once and freezes it. A wrong value throws a ConfigError naming the variable that set it.
+ */
+export function loadConfig({ env = {}, flags = {}, file }: Sources = {}): ParsedConfig {
+  const raw: Record<string, unknown> = {};
+  const origin = new Map<string, string>();
+  const set = (path: string, value: unknown, from: string): void => {
+    const keys = path.split('.');
+    let node = raw;
+    for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
+    node[keys.at(-1)!] = value;
+    origin.set(path, from);
+  };
+
+  const filePath = file ?? env.PUSHHUB_CONFIG;
+  if (filePath) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(filePath, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration: cannot read config file ${filePath}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`Invalid configuration: config file ${filePath} must hold a JSON object`);
+    }
+    Object.assign(raw, parsed);
+  }
+  for (const [name, path] of Object.entries(ENV)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') set(path, value, name);
+  }
+  for (const [flag, value] of Object.entries(flags)) {
+    const path = FLAGS[flag];
+    if (!path) throw new ConfigError(`Invalid configuration: unknown flag ${flag}`);
+    set(path, value, flag);
+  }
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const path = issue.path.join('.');
+      const key = issue.code === 'unrecognized_keys' ? [path, ...issue.keys].filter(Boolean).join('.') : path;
+      const name = origin.get(key) ?? (filePath ? `${key} (in ${filePath})` : key);
+      return `${name}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,18 @@
+export type DeliveryState = 'pending' | 'in_flight' | 'succeeded' | 'retrying' | 'dead' | 'cancelled';
+export type EventStatus = 'pending' | 'delivering' | 'delivered' | 'failed' | 'no_subscribers';
+
+/**
+ * An event's overall status from its deliveries: `pending` until the first attempt,
+ * `delivering` while any delivery is still under way, then `delivered` when all that were
+ * not cancelled succeeded, `failed` when any went dead.
+ */
+export function eventStatus(deliveries: ReadonlyArray<{ state: DeliveryState; attempts: number }>): EventStatus {
+  const live = deliveries.filter((d) => d.state !== 'cancelled');
+  if (live.length === 0) return 'no_subscribers';
+  const active = live.filter((d) => d.state === 'pending' || d.state === 'in_flight' || d.state === 'retrying');
+  if (active.length > 0) {
+    const started = live.some((d) => d.attempts > 0 || d.state !== 'pending');
+    return started ? 'delivering' : 'pending';
+  }
+  return live.some((d) => d.state === 'dead') ? 'failed' : 'delivered';
+}

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+const NAME_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** Why a channel name is refused, or null when it is valid. */
+export function channelProblem(channel: string): string | null {
+  if (channel.startsWith('$')) return 'names starting with "$" are reserved for the hub';
+  if (!NAME_RE.test(channel)) return 'must be 1-128 characters of A-Z a-z 0-9 _ . : -';
+  if (channel.split('.').some((s) => s === '')) return 'must not have empty segments (leading, trailing or double ".")';
+  return null;
+}
+
+export const channelSchema = z.string().superRefine((value, ctx) => {
+  const problem = channelProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const typeSchema = z.string().regex(NAME_RE, 'must be 1-128 characters of A-Z a-z 0-9 _ . : -');

@@ -1,0 +1,79 @@
+/**
+ * Every error the hub reports, with its stable code and HTTP status. The code is the API's
+ * `error.code`; tests assert on it, never on the message.
+ */
+export const ErrorCodes = {
+  invalid_request: { status: 400, message: 'The request is invalid.' },
+  url_not_allowed: { status: 400, message: 'The URL is not allowed.' },
+  unauthorized: { status: 401, message: 'A valid API key or token is required.' },
+  forbidden: { status: 403, message: 'The credential does not grant this.' },
+  not_found: { status: 404, message: 'Not found.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  idempotency_key_reused: {
+    status: 409,
+    message: 'This Idempotency-Key was already used with a different request body.',
+  },
+  cursor_expired: {
+    status: 410,
+    message: 'The cursor is older than the retained log or belongs to another database.',
+  },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  rate_limited: { status: 429, message: 'Too many requests.' },
+  internal_error: { status: 500, message: 'Internal error.' },
+  overloaded: { status: 503, message: 'The hub is overloaded; retry later.' },
+  storage_unavailable: { status: 503, message: 'Storage is unavailable; retry later.' },
+  shutting_down: { status: 503, message: 'The hub is shutting down; retry later.' },
+  not_ready: { status: 503, message: 'The hub is not ready.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** One wrong field of a request: where, and what is wrong with it. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export class HubError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: unknown;
+  /** Seconds, sent as `Retry-After` on 429/503. */
+  readonly retryAfterS: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    opts: { message?: string; details?: unknown; retryAfterS?: number; cause?: unknown } = {},
+  ) {
+    super(opts.message ?? ErrorCodes[code].message, { cause: opts.cause });
+    this.name = 'HubError';
+    this.code = code;
+    this.statusCode = ErrorCodes[code].status;
+    this.details = opts.details;
+    this.retryAfterS = opts.retryAfterS;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
+  }
+}
+
+/** `400 invalid_request` listing each wrong field. */
+export function invalidRequest(issues: FieldIssue[]): HubError {
+  const first = issues[0];
+  const message = first
+    ? `Invalid ${first.field || 'request'}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`
+    : undefined;
+  return new HubError('invalid_request', { message, details: issues });
+}
+
+export function isHubError(err: unknown): err is HubError {
+  return err instanceof HubError;
+}

@@ -1,0 +1,76 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Matcher } from '../domain/patterns.js';
+import { HubError } from '../errors.js';
+
+/** Who is calling: the server (API key) or a subscriber holding a token with grants. */
+export type Principal =
+  | { kind: 'server' }
+  | {
+      kind: 'subscriber';
+      sub: string | undefined;
+      canSubscribe: Matcher;
+      canPublish: Matcher;
+      /** epoch ms */
+      expiresAt: number;
+    };
+
+export type TokenVerifier = (token: string) => Promise<Principal>;
+
+export interface Authenticator {
+  /** Resolves a credential to a principal; `401 unauthorized` when missing or not valid. */
+  authenticate(credential: string | undefined): Promise<Principal>;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * The API key is compared in constant time; anything else is tried as a subscriber token
+ * when a verifier is given.
+ */
+export function createAuthenticator(apiKey: string, verifyToken?: TokenVerifier): Authenticator {
+  const keyDigest = digest(apiKey);
+  return {
+    async authenticate(credential) {
+      if (!credential) throw new HubError('unauthorized');
+      if (timingSafeEqual(digest(credential), keyDigest)) return { kind: 'server' };
+      if (verifyToken) return verifyToken(credential);
+      throw new HubError('unauthorized');
+    },
+  };
+}
+
+/**
+ * The credential of a request: `Authorization: Bearer …`, or, where browsers cannot set
+ * headers (WebSocket, SSE, polling), the `token` query parameter.
+ */
+export function credentialOf(request: FastifyRequest, allowQuery = false): string | undefined {
+  const header = request.headers.authorization;
+  if (header) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return m?.[1];
+  }
+  if (allowQuery) {
+    const token = (request.query as Record<string, unknown> | undefined)?.token;
+    if (typeof token === 'string' && token) return token;
+  }
+  return undefined;
+}
+
+/** preHandler for server-only routes: the API key, nothing else. */
+export function requireServer(auth: Authenticator): preHandlerAsyncHookHandler {
+  return async (request) => {
+    const principal = await auth.authenticate(credentialOf(request));
+    if (principal.kind !== 'server') throw new HubError('forbidden', { message: 'This route needs the server API key.' });
+  };
+}
+
+/** Whether a principal may read (subscribe to) a channel. */
+export function maySubscribe(principal: Principal, channel: string): boolean {
+  return principal.kind === 'server' || principal.canSubscribe(channel);
+}
+
+/** Whether a principal may publish to a channel. */
+export function mayPublish(principal: Principal, channel: string): boolean {
+  return principal.kind === 'server' || principal.canPublish(channel);
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { checkResume } from '../domain/cursor.js';
+import { envelopeJson } from '../domain/envelope.js';
+import { channelSchema } from '../domain/names.js';
+import { HubError, invalidRequest } from '../errors.js';
+import { credentialOf, maySubscribe } from './auth.js';
+import type { HttpContext } from './context.js';
+import { parseOr400 } from './validate.js';
+
+const paramsSchema = z.object({ channel: channelSchema });
+const pollQuerySchema = z.object({
+  after: z.string().optional(),
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number from 1 to 1000')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000'))
+    .optional(),
+});
+
+/** GET /v1/channels/:channel/events — the polling fallback. */
+export function channelRoutes(app: FastifyInstance, ctx: HttpContext): void {
+  app.get('/v1/channels/:channel/events', async (request, reply) => {
+    const { channel } = parseOr400(paramsSchema, request.params, 'path');
+    const query = parseOr400(pollQuerySchema, request.query, 'query');
+    const principal = await ctx.auth.authenticate(credentialOf(request, true));
+    if (!maySubscribe(principal, channel)) {
+      throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });
+    }
+    const limit = query.limit ?? 100;
+    const events = ctx.store.events;
+    let afterSeq = 0;
+    if (query.after !== undefined) {
+      const check = checkResume(query.after, ctx.codec, { prunedThrough: events.prunedThrough(), head: events.headSeq() });
+      if (!check.ok && check.reason === 'malformed') throw invalidRequest([{ field: 'after', message: 'is not a cursor' }]);
+      if (!check.ok) throw new HubError('cursor_expired', { details: { reason: check.reason } });
+      afterSeq = check.seq;
+    }
+    const rows = events.listChannelAfter(channel, afterSeq, limit + 1);
+    const hasMore = rows.length > limit;
+    const page = hasMore ? rows.slice(0, limit) : rows;
+    const last = page.at(-1);
+    // Nothing new: the head is a safe place to go on from, since every position up to it is
+    // committed and none of them is on this channel after `after`.
+    const next = last ? last.seq : Math.max(afterSeq, events.headSeq());
+    const json =
+      `{"events":[${page.map((e) => envelopeJson(e, ctx.codec.encode(e.seq))).join(',')}],` +
+      `"next_cursor":"${ctx.codec.encode(next)}","has_more":${hasMore}}`;
+    return reply.type('application/json; charset=utf-8').send(json);
+  });
+}

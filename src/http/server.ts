@@ -1,0 +1,82 @@
+import Fastify, {
+  LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Random } from '../clock.js';
+import { HubError, invalidRequest } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+export interface ServerOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  random: Random;
+  /** True once shutdown began: new requests get `503 shutting_down`. */
+  isClosing: () => boolean;
+}
+
+const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
+
+/** The Fastify instance with the API's error shape everywhere, request ids and access logs. */
+export function createServer({ logger, bodyLimitBytes, random, isClosing }: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: bodyLimitBytes,
+    // One access line per request at debug (below), not two at info: logging must not cost
+    // more than publishing.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : `req_${random.bytes(9).toString('base64url')}`;
+    },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (isClosing()) throw new HubError('shutting_down', { retryAfterS: 1 });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ req: request, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, new HubError('not_found', { message: `No route ${request.method} ${request.url.split('?')[0]}.` }));
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const hubError = toHubError(err);
+    if (hubError.statusCode >= 500 && hubError.code !== 'storage_unavailable' && hubError.code !== 'overloaded') {
+      request.log.error({ err, req: request }, 'request failed');
+    } else if (hubError.statusCode >= 500) {
+      request.log.warn({ err: hubError, req: request }, 'request refused');
+    }
+    sendError(reply, hubError);
+  });
+  return app;
+}
+
+export function sendError(reply: FastifyReply, err: HubError): FastifyReply {
+  if (err.retryAfterS !== undefined) reply.header('retry-after', String(err.retryAfterS));
+  return reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.toJSON());
+}
+
+/** Fastify's own errors (body parsing, limits) mapped to the API's codes. */
+function toHubError(err: FastifyError): HubError {
+  if (err instanceof HubError) return err;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HubError('payload_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HubError('unsupported_media_type');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return invalidRequest([{ field: 'body', message: 'is empty; send a JSON object' }]);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return invalidRequest([{ field: 'body', message: `is not valid JSON (${err.message})` }]);
+  }
+  if (err instanceof SyntaxError) return invalidRequest([{ field: 'body', message: `is not valid JSON (${err.message})` }]);
+  const status = err.statusCode ?? 500;
+  if (status === 404) return new HubError('not_found');
+  if (status === 413) return new HubError('payload_too_large');
+  if (status === 415) return new HubError('unsupported_media_type');
+  if (status >= 400 && status < 500) return invalidRequest([{ field: 'request', message: err.message }]);
+  return new HubError('internal_error', { cause: err });
+}

@@ -1,0 +1,55 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths pino blanks out wherever they appear in a log line. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.authorization',
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'apiKey',
+  '*.apiKey',
+  'tokenSecret',
+  '*.tokenSecret',
+  'signature',
+  '*.signature',
+  '*["webhook-signature"]',
+  '*["x-signature"]',
+];
+
+/** Removes credentials carried in a query string (`?token=…`, `?api_key=…`). */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:token|access_token|api_key|apikey|key)=)[^&#]*/gi, '$1[REDACTED]');
+}
+
+interface RequestLike {
+  id?: unknown;
+  method?: string;
+  url?: string;
+  ip?: string;
+  socket?: { remoteAddress?: string };
+}
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT, censor: '[REDACTED]' },
+      serializers: {
+        req: (req: RequestLike) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url && redactUrl(req.url),
+          remoteAddress: req.ip ?? req.socket?.remoteAddress,
+        }),
+        err: pino.stdSerializers.err,
+      },
+    },
+    destination,
+  );
+}

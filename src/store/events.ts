@@ -1,0 +1,100 @@
+import type { NewEvent, StoredEvent } from '../domain/envelope.js';
+import type { Db } from './db.js';
+import type { SettingsRepo } from './settings.js';
+
+export interface EventsRepo {
+  /** Appends an event to the log and returns it with its position. Call inside a transaction. */
+  insert(event: NewEvent): StoredEvent;
+  getById(id: string): StoredEvent | undefined;
+  /** Events of one channel after a position, oldest first. */
+  listChannelAfter(channel: string, afterSeq: number, limit: number): StoredEvent[];
+  /** The newest position ever written (0 for an empty log). */
+  headSeq(): number;
+  /** Every position up to and including this one has been pruned (0: nothing pruned). */
+  prunedThrough(): number;
+  /**
+   * Removes, in one short transaction, up to `batch` of the oldest events received before
+   * `cutoff`. The log is pruned as a prefix, so "pruned through N" stays exact.
+   */
+  pruneBatch(cutoff: number, batch: number): number;
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  channel: string;
+  type: string;
+  occurred_at: number;
+  received_at: number;
+  data: string;
+}
+
+const COLUMNS = 'seq, id, channel, type, occurred_at, received_at, data';
+
+function fromRow(r: Row): StoredEvent {
+  return {
+    seq: r.seq,
+    id: r.id,
+    channel: r.channel,
+    type: r.type,
+    occurredAt: r.occurred_at,
+    receivedAt: r.received_at,
+    data: r.data,
+  };
+}
+
+const PRUNED_THROUGH = 'events.pruned_through';
+
+export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
+  const insert = db.prepare<[string, string, string, number, number, string]>(
+    'INSERT INTO events (id, channel, type, occurred_at, received_at, data) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const byId = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM events WHERE id = ?`);
+  const channelAfter = db.prepare<[string, number, number], Row>(
+    `SELECT ${COLUMNS} FROM events WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  );
+  const head = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+  const oldest = db.prepare<[number], { seq: number; received_at: number }>(
+    'SELECT seq, received_at FROM events ORDER BY seq LIMIT ?',
+  );
+  const deleteThrough = db.prepare<[number]>('DELETE FROM events WHERE seq <= ?');
+
+  let prunedThrough = Number(settings.get(PRUNED_THROUGH) ?? 0);
+
+  return {
+    insert(event) {
+      const { lastInsertRowid } = insert.run(
+        event.id,
+        event.channel,
+        event.type,
+        event.occurredAt,
+        event.receivedAt,
+        event.data,
+      );
+      return { ...event, seq: Number(lastInsertRowid) };
+    },
+    getById: (id) => {
+      const row = byId.get(id);
+      return row && fromRow(row);
+    },
+    listChannelAfter: (channel, afterSeq, limit) => channelAfter.all(channel, afterSeq, limit).map(fromRow),
+    headSeq: () => head.get()?.seq ?? 0,
+    prunedThrough: () => prunedThrough,
+    pruneBatch(cutoff, batch) {
+      return db.transaction(() => {
+        let through = 0;
+        let count = 0;
+        for (const row of oldest.all(batch)) {
+          if (row.received_at >= cutoff) break;
+          through = row.seq;
+          count++;
+        }
+        if (count === 0) return 0;
+        deleteThrough.run(through);
+        settings.set(PRUNED_THROUGH, String(through));
+        prunedThrough = through;
+        return count;
+      }).immediate();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import type { Random } from '../clock.js';
+import { newEpoch } from '../domain/cursor.js';
+import { openDatabase, type DbOptions } from './db.js';
+import { eventsRepo, type EventsRepo } from './events.js';
+import { idempotencyRepo, type IdempotencyRepo } from './idempotency.js';
+import { settingsRepo, type SettingsRepo } from './settings.js';
+
+/**
+ * The only door to SQL. Everything above talks to these repositories, never to SQLite, so
+ * another store (PostgreSQL) can stand behind the same interface.
+ */
+export interface Store {
+  /** Random per database; cursors carry it so a foreign cursor is recognised. */
+  readonly epoch: string;
+  readonly events: EventsRepo;
+  readonly idempotency: IdempotencyRepo;
+  readonly settings: SettingsRepo;
+  /** Runs `fn` in one write transaction: all of it commits, durably, or none of it. */
+  transaction<T>(fn: () => T): T;
+  /** Throws when the database cannot take a write right now. */
+  checkWritable(): void;
+  /** Checkpoints the WAL into the database file and closes it. */
+  close(): void;
+}
+
+export function openStore(options: DbOptions & { random: Random }): Store {
+  const db = openDatabase(options);
+  const settings = settingsRepo(db);
+  let epoch = settings.get('epoch');
+  if (!epoch) {
+    epoch = newEpoch(options.random.bytes(10));
+    settings.set('epoch', epoch);
+  }
+  const probe = db.prepare("UPDATE settings SET value = value WHERE key = 'epoch'");
+  return {
+    epoch,
+    settings,
+    events: eventsRepo(db, settings),
+    idempotency: idempotencyRepo(db),
+    transaction: (fn) => db.transaction(fn).immediate(),
+    checkWritable() {
+      try {
+        db.transaction(() => {
+          probe.run();
+          throw ROLLBACK;
+        }).immediate();
+      } catch (err) {
+        if (err !== ROLLBACK) throw err;
+      }
+    },
+    close() {
+      if (!db.open) return;
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+    },
+  };
+}
+
+const ROLLBACK = Symbol('rollback');
