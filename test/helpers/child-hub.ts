@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { API_KEY, TOKEN_SECRET } from './hub.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ChildHub {
+  url: string;
+  process: ChildProcess;
+  /** Log lines (parsed JSON) the child wrote so far. */
+  logs: Record<string, unknown>[];
+  /** SIGKILL: no chance to flush anything. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Runs the real CLI (`pushhub serve`, from source through tsx) as a child process on port 0
+ * with the given database, and resolves once it listens.
+ */
+export async function startChildHub(db: string, env: Record<string, string> = {}): Promise<ChildHub> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PUSHHUB_DB: db,
+      PUSHHUB_PORT: '0',
+      PUSHHUB_API_KEY: API_KEY,
+      PUSHHUB_TOKEN_SECRET: TOKEN_SECRET,
+      PUSHHUB_LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit');
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child hub did not start in time\n${stderr}`)), 15_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(entry);
+      if (entry.msg === 'pushhub listening') {
+        clearTimeout(timer);
+        resolve(String(entry.address));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child hub exited with ${code} before listening\n${stderr}`));
+    });
+  });
+  return {
+    url,
+    process: child,
+    logs,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      return code as number | null;
+    },
+  };
+}
