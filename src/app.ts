@@ -98,7 +98,11 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     close() {
       closed ??= (async () => {
         closing = true;
-        await server.close(); // waits for in-flight requests, whose commits still run
+        // Waits for in-flight requests (their commits still run); past the grace period,
+        // connections are cut: nothing unacknowledged is lost, the client retries.
+        const force = setTimeout(() => server.server.closeAllConnections(), config.shutdownGraceMs);
+        await server.close();
+        clearTimeout(force);
         groupCommit.close();
         await retention.stop();
         store.close();

@@ -31,9 +31,17 @@ export function createServer({ logger, bodyLimitBytes, random, isClosing }: Serv
     },
   });
 
+  // JSON only: a text/plain body would otherwise reach the handlers as a string.
+  app.removeContentTypeParser('text/plain');
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (isClosing()) throw new HubError('shutting_down', { retryAfterS: 1 });
+  });
+  // Once shutdown began, every response closes its connection: a keep-alive client would
+  // otherwise hold the server open (Node stops reading new requests on it after close()).
+  app.addHook('onSend', async (_request, reply) => {
+    if (isClosing()) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ req: request, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApp, type App } from '../../src/app.js';
 import { systemClock, systemRandom, type Clock, type Random } from '../../src/clock.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { configSchema, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 
 export const API_KEY = 'test-api-key-0123456789';
@@ -23,7 +23,7 @@ export interface TestHub {
 }
 
 export interface TestHubOptions {
-  /** Config file keys (camelCase, as in config.ts). */
+  /** Config keys as in config.ts (camelCase); nested sections may be partial. */
   config?: Record<string, unknown>;
   dir?: string;
   clock?: Clock;
@@ -33,9 +33,7 @@ export interface TestHubOptions {
 /** Starts the real app on 127.0.0.1, port 0, on a fresh database in a temp folder. */
 export async function startHub(opts: TestHubOptions = {}): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pushhub-test-'));
-  const parsed = loadConfig({});
-  const config = Object.freeze({
-    ...parsed,
+  const config = configSchema.parse({
     port: 0,
     db: join(dir, 'pushhub.db'),
     apiKey: API_KEY,

@@ -1,0 +1,76 @@
+import { API_KEY } from './hub.js';
+
+/** A small seeded PRNG (mulberry32), so a failing random schedule can be replayed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Acked {
+  id: string;
+  cursor: string;
+  channel: string;
+}
+
+/**
+ * Publishes from `workers` concurrent loops (single events and small batches) until `stop()`
+ * is true or the hub stops answering; returns every event that got a 202.
+ */
+export async function publishBurst(
+  url: string,
+  opts: { workers: number; channel: (i: number) => string; stop: () => boolean; random: () => number },
+): Promise<Acked[]> {
+  const acked: Acked[] = [];
+  let n = 0;
+  const worker = async (): Promise<void> => {
+    while (!opts.stop()) {
+      const batch = opts.random() < 0.2;
+      const count = batch ? 1 + Math.floor(opts.random() * 10) : 1;
+      const events = Array.from({ length: count }, () => {
+        const i = n++;
+        return { channel: opts.channel(i), type: 'load', data: { i } };
+      });
+      let res: Response;
+      try {
+        res = await fetch(`${url}/v1/events${batch ? '/batch' : ''}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify(batch ? { events } : events[0]),
+        });
+      } catch {
+        return; // the hub is gone
+      }
+      if (res.status !== 202) {
+        await res.body?.cancel();
+        continue;
+      }
+      const body = (await res.json().catch(() => undefined)) as { events?: Acked[] } | Acked | undefined;
+      if (!body) return;
+      acked.push(...('events' in body && body.events ? body.events : [body as Acked]));
+    }
+  };
+  await Promise.all(Array.from({ length: opts.workers }, worker));
+  return acked;
+}
+
+/** Every event of a channel, following next_cursor to the end. */
+export async function readChannel(url: string, channel: string): Promise<Array<{ id: string; cursor: string; data: unknown }>> {
+  const out: Array<{ id: string; cursor: string; data: unknown }> = [];
+  let after = '';
+  for (;;) {
+    const res = await fetch(`${url}/v1/channels/${channel}/events?limit=1000${after ? `&after=${after}` : ''}`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    if (res.status !== 200) throw new Error(`polling ${channel} answered ${res.status}: ${await res.text()}`);
+    const page = (await res.json()) as { events: Array<{ id: string; cursor: string; data: unknown }>; next_cursor: string; has_more: boolean };
+    out.push(...page.events);
+    after = page.next_cursor;
+    if (!page.has_more) return out;
+  }
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startChildHub } from '../helpers/child-hub.js';
+import { publishBurst, readChannel, seeded, type Acked } from '../helpers/load.js';
+
+const CHANNELS = ['crash.a', 'crash.b', 'crash.c'];
+
+/** Every acknowledged event is present exactly once, and the log keeps the acknowledged order. */
+async function expectAllPresent(url: string, acked: Acked[]): Promise<number> {
+  let total = 0;
+  for (const channel of CHANNELS) {
+    const stored = await readChannel(url, channel);
+    const ids = stored.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length); // exactly once
+    const position = new Map(ids.map((id, i) => [id, i]));
+    const mine = acked.filter((a) => a.channel === channel);
+    for (const a of mine) expect(position.has(a.id), `acknowledged ${a.id} lost`).toBe(true);
+    // Acknowledged cursors and stored order agree.
+    const byCursor = [...mine].sort((x, y) => position.get(x.id)! - position.get(y.id)!);
+    expect(byCursor.map((a) => a.cursor)).toEqual(stored.filter((e) => mine.some((a) => a.id === e.id)).map((e) => e.cursor));
+    total += stored.length;
+  }
+  return total;
+}
+
+describe('durability across crashes', () => {
+  it.each([1, 2])('SIGKILL in a publish burst loses no acknowledged event (seed %i)', async (seed) => {
+    const random = seeded(seed);
+    const db = join(mkdtempSync(join(tmpdir(), 'pushhub-crash-')), 'p.db');
+    const hub = await startChildHub(db);
+    let killed = false;
+    const burst = publishBurst(hub.url, { workers: 16, channel: (i) => CHANNELS[i % 3]!, stop: () => killed, random });
+    await new Promise((r) => setTimeout(r, 300 + random() * 700));
+    await hub.kill();
+    killed = true;
+    const acked = await burst;
+    expect(acked.length).toBeGreaterThan(50);
+
+    const again = await startChildHub(db);
+    try {
+      const total = await expectAllPresent(again.url, acked);
+      expect(total).toBeGreaterThanOrEqual(acked.length);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('SIGTERM under load exits 0 and keeps every acknowledged event', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'pushhub-term-')), 'p.db');
+    const hub = await startChildHub(db);
+    let stopped = false;
+    const burst = publishBurst(hub.url, { workers: 16, channel: (i) => CHANNELS[i % 3]!, stop: () => stopped, random: seeded(7) });
+    await new Promise((r) => setTimeout(r, 500));
+    const code = await hub.stop();
+    stopped = true;
+    const acked = await burst;
+    expect(code).toBe(0);
+    const again = await startChildHub(db);
+    try {
+      await expectAllPresent(again.url, acked);
+    } finally {
+      await again.stop();
+    }
+  });
+});
