@@ -17,4 +17,9 @@ export default tseslint.config(
     files: ['bench/**', 'scripts/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // Plain JavaScript run by Node directly.
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+  },
 );

@@ -103,7 +103,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
         const force = setTimeout(() => server.server.closeAllConnections(), config.shutdownGraceMs);
         await server.close();
         clearTimeout(force);
-        groupCommit.close();
+        await groupCommit.close();
         await retention.stop();
         store.close();
         logger.info('pushhub stopped');

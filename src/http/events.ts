@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { batchInputSchema, envelopeJson, publishInputSchema } from '../domain/envelope.js';
+import { batchInputSchema, envelopeJson, publishInputSchema, type AcceptedEvent } from '../domain/envelope.js';
 import { eventStatus } from '../domain/event-status.js';
 import { HubError } from '../errors.js';
 import { requireServer } from './auth.js';
@@ -11,6 +11,16 @@ const idempotencyKeySchema = z
   .string()
   .regex(/^[\x20-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters')
   .optional();
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The 202 body as JSON text, built directly: the publish hot path skips generic serialisation. */
+function acceptedJson(a: AcceptedEvent): string {
+  return (
+    `{"id":"${a.id}","channel":"${a.channel}","type":"${a.type}","occurred_at":"${a.occurred_at}",` +
+    `"cursor":"${a.cursor}","status_url":"${a.status_url}"}`
+  );
+}
 
 function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   return parseOr400(idempotencyKeySchema, request.headers['idempotency-key'], 'Idempotency-Key');
@@ -25,7 +35,7 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
     const idempotencyKey = idempotencyKeyOf(request);
     const { body, replayed } = await ctx.publisher.publishOne(input, { via: 'http', idempotencyKey });
     if (replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(202).send(body);
+    return reply.code(202).type(JSON_TYPE).send(acceptedJson(body));
   });
 
   app.post('/v1/events/batch', { preHandler, bodyLimit: ctx.config.batchBodyLimitBytes }, async (request, reply) => {
@@ -43,6 +53,6 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
     const json =
       `{"event":${envelopeJson(event, ctx.codec.encode(event.seq))},` +
       `"status":"${eventStatus(deliveries)}","deliveries":${JSON.stringify(deliveries)}}`;
-    return reply.type('application/json; charset=utf-8').send(json);
+    return reply.type(JSON_TYPE).send(json);
   });
 }

@@ -29,15 +29,17 @@ export interface GroupCommitOptions {
 }
 
 /**
- * Group commit: every publish that arrives while the event loop is busy (a commit included)
- * joins the next transaction. One transaction, one fsync, many events; each caller's promise
- * settles only after the commit that holds its events returned.
+ * Group commit: every publish that arrives while the event loop is busy joins the next
+ * transaction, and every transaction committed while a WAL sync is under way shares the next
+ * sync. Each caller's promise settles, and listeners hear of the events, only once the
+ * commit that holds them is on disk.
  */
 export class GroupCommit {
   private queue: Job[] = [];
   private pendingEvents = 0;
   private scheduled = false;
   private closed = false;
+  private lastDurable: Promise<void> = Promise.resolve();
   private readonly writeHooks: WriteHook[] = [];
   private readonly listeners: CommitListener[] = [];
 
@@ -67,7 +69,7 @@ export class GroupCommit {
     });
   }
 
-  /** Commits everything queued, now. */
+  /** Commits everything queued, now; callers hear back once the commit is on disk. */
   flush(): void {
     const jobs = this.queue;
     this.queue = [];
@@ -84,19 +86,20 @@ export class GroupCommit {
     this.settleFailed(jobs, failure);
   }
 
-  /** Flushes what is queued and refuses anything more. */
-  close(): void {
+  /** Flushes what is queued and refuses anything more; resolves once all of it is durable. */
+  close(): Promise<void> {
     this.flush();
     this.closed = true;
+    return this.lastDurable;
   }
 
   /** Commits the jobs in one transaction; returns the error when it did not commit. */
   private commit(jobs: Job[]): unknown {
-    const { store, metrics } = this.opts;
+    const { store } = this.opts;
     const started = performance.now();
-    let stored: StoredEvent[][];
+    let written: { result: StoredEvent[][]; durable: Promise<void> };
     try {
-      stored = store.transaction(() =>
+      written = store.transactionThenSync(() =>
         jobs.map((job) => {
           const events = job.events.map((e) => store.events.insert(e));
           for (const hook of this.writeHooks) hook(events);
@@ -107,7 +110,20 @@ export class GroupCommit {
     } catch (err) {
       return storageError(err);
     }
+    const stored = written.result;
+    // Syncs complete in commit order (one in flight at a time), so settling in these
+    // callbacks keeps acknowledgements and notifications in log order.
+    this.lastDurable = written.durable.then(
+      () => this.settle(jobs, stored, started),
+      (err: unknown) => this.settleFailed(jobs, storageError(err)),
+    );
+    return undefined;
+  }
+
+  private settle(jobs: Job[], stored: StoredEvent[][], started: number): void {
+    const { store, metrics, logger } = this.opts;
     const all = stored.flat();
+    if (all.length > 0) store.events.markDurable(all.at(-1)!.seq);
     metrics.commitDuration.observe((performance.now() - started) / 1000);
     metrics.commitBatchSize.observe(all.length);
     jobs.forEach((job, i) => {
@@ -118,10 +134,9 @@ export class GroupCommit {
       try {
         listener(all);
       } catch (err) {
-        this.opts.logger.error({ err }, 'commit listener failed');
+        logger.error({ err }, 'commit listener failed');
       }
     }
-    return undefined;
   }
 
   private settleFailed(jobs: Job[], failure: unknown): void {

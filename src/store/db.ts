@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { noWalSync, walSync, type WalSync } from './wal-sync.js';
 
 export type Db = Database.Database;
 
@@ -13,18 +14,35 @@ export interface DbOptions {
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-/** Opens (creating folder and file) the database in WAL mode and brings its schema up to date. */
-export function openDatabase({ path, synchronous, busyTimeoutMs }: DbOptions): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+/**
+ * Opens (creating folder and file) the database in WAL mode and brings its schema up to
+ * date. The connection always runs `synchronous=NORMAL`; `FULL` durability is added by
+ * WalSync (an explicit fdatasync of the WAL after commit), see wal-sync.ts.
+ */
+export function openDatabase({ path, synchronous, busyTimeoutMs }: DbOptions): { db: Db; wal: WalSync } {
+  mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('synchronous = NORMAL');
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('foreign_keys = ON');
   // Checkpoints stay small and frequent so the WAL does not grow under steady load.
   db.pragma('wal_autocheckpoint = 1000');
   migrate(db);
-  return db;
+  if (synchronous === 'NORMAL') return { db, wal: noWalSync };
+  const wal = walSync(`${path}-wal`);
+  wal.syncNow();
+  syncDirectory(dirname(path)); // the WAL file's own directory entry
+  return { db, wal };
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

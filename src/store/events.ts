@@ -5,10 +5,15 @@ import type { SettingsRepo } from './settings.js';
 export interface EventsRepo {
   /** Appends an event to the log and returns it with its position. Call inside a transaction. */
   insert(event: NewEvent): StoredEvent;
+  /**
+   * Readers see the log only up to the durable head: an event committed but not yet on disk
+   * stays invisible, so no reader can advance a cursor past what a power loss could undo.
+   */
+  markDurable(seq: number): void;
   getById(id: string): StoredEvent | undefined;
   /** Events of one channel after a position, oldest first. */
   listChannelAfter(channel: string, afterSeq: number, limit: number): StoredEvent[];
-  /** The newest position ever written (0 for an empty log). */
+  /** The newest durable position (0 for an empty log). */
   headSeq(): number;
   /** Every position up to and including this one has been pruned (0: nothing pruned). */
   prunedThrough(): number;
@@ -49,9 +54,9 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
   const insert = db.prepare<[string, string, string, number, number, string]>(
     'INSERT INTO events (id, channel, type, occurred_at, received_at, data) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const byId = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM events WHERE id = ?`);
-  const channelAfter = db.prepare<[string, number, number], Row>(
-    `SELECT ${COLUMNS} FROM events WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  const byId = db.prepare<[string, number], Row>(`SELECT ${COLUMNS} FROM events WHERE id = ? AND seq <= ?`);
+  const channelAfter = db.prepare<[string, number, number, number], Row>(
+    `SELECT ${COLUMNS} FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
   );
   const head = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
   const oldest = db.prepare<[number], { seq: number; received_at: number }>(
@@ -60,6 +65,8 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
   const deleteThrough = db.prepare<[number]>('DELETE FROM events WHERE seq <= ?');
 
   let prunedThrough = Number(settings.get(PRUNED_THROUGH) ?? 0);
+  // What the file holds at open is durable (openDatabase synced it).
+  let durableHead = head.get()?.seq ?? 0;
 
   return {
     insert(event) {
@@ -73,12 +80,15 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
       );
       return { ...event, seq: Number(lastInsertRowid) };
     },
+    markDurable(seq) {
+      if (seq > durableHead) durableHead = seq;
+    },
     getById: (id) => {
-      const row = byId.get(id);
+      const row = byId.get(id, durableHead);
       return row && fromRow(row);
     },
-    listChannelAfter: (channel, afterSeq, limit) => channelAfter.all(channel, afterSeq, limit).map(fromRow),
-    headSeq: () => head.get()?.seq ?? 0,
+    listChannelAfter: (channel, afterSeq, limit) => channelAfter.all(channel, afterSeq, durableHead, limit).map(fromRow),
+    headSeq: () => durableHead,
     prunedThrough: () => prunedThrough,
     pruneBatch(cutoff, batch) {
       return db.transaction(() => {

@@ -17,6 +17,11 @@ export interface Store {
   readonly settings: SettingsRepo;
   /** Runs `fn` in one write transaction: all of it commits, durably, or none of it. */
   transaction<T>(fn: () => T): T;
+  /**
+   * Runs `fn` in one write transaction and returns at once; `durable` resolves when the
+   * commit is on disk. Group commit uses it so the event loop is not blocked by fsync.
+   */
+  transactionThenSync<T>(fn: () => T): { result: T; durable: Promise<void> };
   /** Throws when the database cannot take a write right now. */
   checkWritable(): void;
   /** Checkpoints the WAL into the database file and closes it. */
@@ -24,12 +29,13 @@ export interface Store {
 }
 
 export function openStore(options: DbOptions & { random: Random }): Store {
-  const db = openDatabase(options);
+  const { db, wal } = openDatabase(options);
   const settings = settingsRepo(db);
   let epoch = settings.get('epoch');
   if (!epoch) {
     epoch = newEpoch(options.random.bytes(10));
     settings.set('epoch', epoch);
+    wal.syncNow();
   }
   const probe = db.prepare("UPDATE settings SET value = value WHERE key = 'epoch'");
   return {
@@ -37,7 +43,15 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     settings,
     events: eventsRepo(db, settings),
     idempotency: idempotencyRepo(db),
-    transaction: (fn) => db.transaction(fn).immediate(),
+    transaction(fn) {
+      const result = db.transaction(fn).immediate();
+      wal.syncNow();
+      return result;
+    },
+    transactionThenSync(fn) {
+      const result = db.transaction(fn).immediate();
+      return { result, durable: wal.sync() };
+    },
     checkWritable() {
       try {
         db.transaction(() => {
@@ -50,7 +64,9 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     },
     close() {
       if (!db.open) return;
+      wal.syncNow();
       db.pragma('wal_checkpoint(TRUNCATE)');
+      wal.close();
       db.close();
     },
   };

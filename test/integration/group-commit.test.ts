@@ -80,3 +80,29 @@ describe('group commit', () => {
     expect((await pending)[0]!.seq).toBe(1);
   });
 });
+
+describe('durability ordering', () => {
+  it('keeps an event invisible to readers until the sync that covers it returned', async () => {
+    let inserted: { id: string; seq: number } | undefined;
+    const { durable } = store.transactionThenSync(() => {
+      inserted = store.events.insert(event('vis'));
+    });
+    expect(store.events.getById(inserted!.id)).toBeUndefined();
+    expect(store.events.listChannelAfter('vis', 0, 10)).toEqual([]);
+    expect(store.events.headSeq()).toBe(0);
+    await durable;
+    store.events.markDurable(inserted!.seq);
+    expect(store.events.getById(inserted!.id)?.seq).toBe(inserted!.seq);
+    expect(store.events.headSeq()).toBe(inserted!.seq);
+  });
+
+  it('acknowledges commits in order even when many share a sync', async () => {
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.transactionThenSync(() => store.events.insert(event())).durable.then(() => order.push(i)),
+      ),
+    );
+    expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+});

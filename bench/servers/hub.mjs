@@ -1,0 +1,28 @@
+// The hub for benchmarks: the compiled app (dist/, so no TypeScript loader sits in the hot
+// path) with durable defaults on port 0 and a fresh database. It prints {"ready": url} like
+// the baselines do. Extra config (keys as in src/config.ts) comes as JSON in argv[2].
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../../dist/app.js';
+import { configSchema } from '../../dist/config.js';
+import { createLogger } from '../../dist/logger.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pushhub-bench-'));
+const config = configSchema.parse({
+  port: 0,
+  db: join(dir, 'pushhub.db'),
+  apiKey: 'bench-api-key-0123456789',
+  tokenSecret: 'bench-token-secret-0123456789abcdef0123',
+  logLevel: 'warn',
+  ...(process.argv[2] ? JSON.parse(process.argv[2]) : {}),
+});
+const app = buildApp({ config, logger: createLogger(config.logLevel) });
+const url = await app.listen();
+process.stdout.write(`${JSON.stringify({ ready: url })}\n`);
+process.on('SIGTERM', () =>
+  void app.close().then(() => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  }),
+);
