@@ -28,6 +28,13 @@ export function createServer({ logger, bodyLimitBytes, random, isClosing }: Serv
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestIdHeader: false,
+    // Channel names are up to 128 characters (384 percent-encoded): long enough that our
+    // validator, not the router, judges them.
+    routerOptions: { maxParamLength: 512 },
+    frameworkErrors: (err, _request, reply) => {
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'has a segment that is too long' : 'is not a valid URL';
+      sendError(reply, invalidRequest([{ field: 'path', message }]));
+    },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : `${idPrefix}${(++requests).toString(36)}`;

@@ -84,4 +84,13 @@ describe('GET /v1/channels/<channel>/events', () => {
     const res = await hub.api('/v1/channels/bad%20name/events');
     expect(res.status).toBe(400);
   });
+
+  it('judges long channel names itself, and answers router errors in the API shape', async () => {
+    expect((await hub.api(`/v1/channels/${'c'.repeat(128)}/events`)).status).toBe(200);
+    for (const path of [`/v1/channels/${'c'.repeat(129)}/events`, `/v1/channels/${'c'.repeat(600)}/events`, '/v1/channels/%E0%A4%A/events']) {
+      const res = await hub.api(path);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+    }
+  });
 });
