@@ -1,0 +1,86 @@
+// npm run bench [-- name …] [-- --quick]
+// Runs each benchmark in its own process (a clean heap and event loop each), prints a table,
+// and for full runs writes bench/results.json and bench/results.md and refreshes the table
+// in README.md. --quick is a smoke run for CI: it only fails when a benchmark breaks.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, type as osType, release } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, quick, type BenchResult } from './lib.js';
+
+const ALL = ['publish', 'batch', 'fanout', 'webhooks', 'resume', 'connections'];
+const FIGURE: Record<string, string> = {
+  publish: 'durable `POST /v1/events`, 50 connections',
+  batch: '`POST /v1/events/batch`, 1000 per request',
+  fanout: 'WebSocket fan-out, 1 000 subscribers',
+  webhooks: 'signed, recorded webhook POSTs',
+  resume: 'replay to a client 100 000 events behind',
+  connections: 'memory per idle WebSocket, 10 000 connections',
+};
+
+const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const unknown = names.filter((n) => !ALL.includes(n));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; choose from ${ALL.join(', ')}`);
+  process.exit(2);
+}
+
+function runOne(name: string): Promise<BenchResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join('bench', `${name}.ts`), ...(quick ? ['--quick'] : [])], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+      if (code !== 0 || !line) return reject(new Error(`bench ${name} failed (exit ${code})`));
+      resolve(JSON.parse(line) as BenchResult);
+    });
+  });
+}
+
+const fmt = (figures: Record<string, number>): string =>
+  Object.entries(figures)
+    .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
+    .join(', ');
+
+function table(results: BenchResult[]): string {
+  const rows = results.map(
+    (r) =>
+      `| ${r.bench} — ${FIGURE[r.bench] ?? ''} | ${fmt(r.ours)} | ${fmt(r.baseline) || '—'} | ${r.ratio} | ${fmt(r.targets)} | ${r.pass ? 'yes' : 'no'} |`,
+  );
+  return ['| benchmark | pushhub | baseline (same run) | ratio | target | met |', '|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+const results: BenchResult[] = [];
+let failed = false;
+for (const name of names.length > 0 ? names : ALL) {
+  console.error(`\n▶ ${name}${quick ? ' (quick)' : ''}`);
+  try {
+    results.push(await runOne(name));
+  } catch (err) {
+    console.error((err as Error).message);
+    failed = true;
+  }
+}
+
+const md = table(results);
+console.log(`\n${md}\n`);
+if (!quick && results.length > 0) {
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(totalmem() / 2 ** 30), os: `${osType()} ${release()}` };
+  const stamp = new Date().toISOString();
+  writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify({ date: stamp, node: process.version, machine, results }, null, 2)}\n`);
+  const header = `Measured ${stamp.slice(0, 10)} on ${machine.cpus} × ${machine.cpu}, ${machine.memory_gib} GiB, Node ${process.version}.`;
+  writeFileSync(join(ROOT, 'bench/results.md'), `${header}\n\n${md}\n`);
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  if (readme.includes(start) && readme.includes(end)) {
+    const before = readme.slice(0, readme.indexOf(start) + start.length);
+    const after = readme.slice(readme.indexOf(end));
+    writeFileSync(join(ROOT, 'README.md'), `${before}\n${header}\n\n${md}\n${after}`);
+  }
+}
+process.exit(failed ? 1 : 0);
