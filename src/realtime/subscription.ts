@@ -1,0 +1,89 @@
+import type { CursorCodec } from '../domain/cursor.js';
+import type { EventsRepo } from '../store/events.js';
+import { EventFrames } from './event-frames.js';
+import { ReplayGate } from './replay-gate.js';
+import type { Sink } from './sink.js';
+
+export interface ReplayDeps {
+  events: EventsRepo;
+  codec: CursorCodec;
+  /** Most events read per step (adapted down for large events). */
+  pageSize: number;
+  /** A replay waits for the peer once this many bytes are queued: half the send-buffer limit. */
+  pauseBytes: number;
+}
+
+/**
+ * One channel subscribed by one sink. Fan-out offers it live events; a resuming subscription
+ * first replays the store (see ReplayGate for why nothing is missed or repeated).
+ */
+export class Subscription {
+  private readonly gate: ReplayGate<EventFrames>;
+  private cancelled = false;
+
+  constructor(
+    readonly channel: string,
+    readonly sink: Sink,
+    afterSeq: number,
+    replaying: boolean,
+    maxHeld: number,
+  ) {
+    this.gate = new ReplayGate(afterSeq, replaying, maxHeld);
+  }
+
+  /** A committed live event of this channel: true when it was queued on the sink. */
+  offer(frames: EventFrames): boolean {
+    if (this.cancelled || !this.gate.live(frames.seq, frames)) return false;
+    this.sink.enqueue(frames);
+    return true;
+  }
+
+  /** Stops delivery (unsubscribe, replaced, or the peer left); a running replay stops too. */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  get active(): boolean {
+    return !this.cancelled && this.sink.isOpen();
+  }
+
+  /**
+   * Reads the store after the start position and sends it, paced by the peer, until caught
+   * up; then releases the held live events and goes live. Resolves with how many events it
+   * sent (0 when cancelled early).
+   */
+  async replay({ events, codec, pageSize, pauseBytes }: ReplayDeps): Promise<number> {
+    let sent = 0;
+    let limit = pageSize;
+    for (;;) {
+      if (!this.active) return sent;
+      const page = events.listChannelAfter(this.channel, this.gate.lastSeq, limit);
+      let bytes = 0;
+      for (const event of page) {
+        if (!this.active) return sent;
+        if (!this.gate.replayed(event.seq)) continue;
+        const frames = new EventFrames(event, codec);
+        this.sink.enqueue(frames);
+        bytes += event.data.length;
+        sent++;
+        if (this.sink.buffered() >= pauseBytes) {
+          this.sink.flush(false);
+          await this.sink.drained();
+        }
+      }
+      this.sink.flush(false);
+      if (page.length < limit) {
+        const held = this.gate.caughtUp();
+        if (held !== null) {
+          for (const frames of held) this.sink.enqueue(frames);
+          this.sink.flush(false);
+          return sent + held.length;
+        }
+      }
+      // Large events: read fewer per step, so one page never holds much more than the limit.
+      if (page.length > 0) limit = Math.max(1, Math.min(pageSize, Math.floor((pauseBytes * page.length) / Math.max(bytes, 1))));
+      await this.sink.drained();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+}
