@@ -11,7 +11,8 @@ import type { Store } from '../store/index.js';
 import type { RealtimeContext } from './context.js';
 import { createRealtimeMetrics } from './metrics.js';
 import { ChannelRegistry } from './registry.js';
-import { SseStream, sseRoutes } from './sse.js';
+import type { SseStream} from './sse.js';
+import { sseRoutes } from './sse.js';
 import { WsServer } from './ws-server.js';
 
 export interface RealtimeDeps {
