@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Writable } from 'node:stream';
-import WebSocket from 'ws';
+import * as wsModule from 'ws';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../src/client/backoff.js';
 import { endpoint } from '../../src/client/index.js';
 import { withToken } from '../../src/client/websocket.js';
@@ -39,7 +39,7 @@ describe('TokenBucket', () => {
 });
 
 /** ws's frame parser (exported at runtime, absent from its types). */
-const { Receiver } = WebSocket as unknown as { Receiver: new (options: { isServer: boolean }) => Writable };
+const { Receiver } = wsModule as unknown as { Receiver: new (options: { isServer: boolean }) => Writable };
 
 describe('encodeTextFrame', () => {
   it('is read back by ws’s own receiver at every length class', async () => {
