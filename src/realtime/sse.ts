@@ -126,6 +126,7 @@ export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount 
       'x-accel-buffering': 'no', // proxies must not buffer a stream
       'x-request-id': request.id,
     });
+    res.flushHeaders(); // the client learns the stream is open now, not at the first event
     if (started.reason) {
       // The events after that cursor are gone: say so first, and carry on from the head (the
       // id makes EventSource resume from there next time).
