@@ -9,6 +9,8 @@ export interface EventFrame extends Frame {
 /** A real `ws` client that records every frame and lets a test wait for the one it expects. */
 export class TestSocket {
   readonly frames: Frame[] = [];
+  /** When each event arrived (Date.now()), by event id. */
+  readonly arrivedAt = new Map<string, number>();
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   private nextId = 1;
@@ -17,6 +19,7 @@ export class TestSocket {
     ws.on('message', (data: Buffer) => {
       const frame = JSON.parse(data.toString()) as Frame;
       this.frames.push(frame);
+      if (frame.op === 'event') this.arrivedAt.set((frame as EventFrame).event.id, Date.now());
       this.waiters = this.waiters.filter((w) => {
         if (!w.match(frame)) return true;
         w.resolve(frame);
