@@ -41,6 +41,8 @@ export interface SubscribeOptions {
   cursor?: string;
   /** Called when the hub could not resume this channel (`subscribed` with `resumed: false`). */
   onGap?: (gap: Gap) => void;
+  /** Called each time the hub confirms the subscription (after every reconnect too). */
+  onSubscribed?: (info: { channel: string; resumed: boolean; cursor: string | undefined }) => void;
 }
 
 /** An `error` frame, a refused credential, or a lost connection. */
@@ -66,6 +68,7 @@ type Handler = (event: HubEvent<never>) => void;
 interface ChannelState {
   handlers: Set<Handler>;
   gapHandlers: Set<(gap: Gap) => void>;
+  subscribedHandlers: Set<NonNullable<SubscribeOptions['onSubscribed']>>;
   /** The last position delivered (or announced by the hub): where a reconnect resumes. */
   cursor: string | undefined;
 }
@@ -128,18 +131,20 @@ export class PushhubClient {
     let state = this.channels.get(channel);
     const handler = onEvent as Handler;
     if (!state) {
-      state = { handlers: new Set(), gapHandlers: new Set(), cursor: options.cursor };
+      state = { handlers: new Set(), gapHandlers: new Set(), subscribedHandlers: new Set(), cursor: options.cursor };
       this.channels.set(channel, state);
       this.sendSubscribe(channel, state);
     }
     state.handlers.add(handler);
-    if (options.onGap) state.gapHandlers.add(options.onGap);
-    const onGap = options.onGap;
+    const { onGap, onSubscribed } = options;
+    if (onGap) state.gapHandlers.add(onGap);
+    if (onSubscribed) state.subscribedHandlers.add(onSubscribed);
     return () => {
       const current = this.channels.get(channel);
       if (current !== state) return;
       state.handlers.delete(handler);
       if (onGap) state.gapHandlers.delete(onGap);
+      if (onSubscribed) state.subscribedHandlers.delete(onSubscribed);
       if (state.handlers.size > 0) return;
       this.channels.delete(channel);
       this.sendFrame({ op: 'unsubscribe', channel, id: this.nextId++ });
@@ -314,6 +319,9 @@ export class PushhubClient {
     } else if (state.cursor === undefined) {
       // Live from here: remember the position so a drop before the first event loses nothing.
       state.cursor = frame.cursor;
+    }
+    for (const onSubscribed of state.subscribedHandlers) {
+      onSubscribed({ channel: frame.channel, resumed: frame.resumed, cursor: state.cursor });
     }
   }
 

@@ -25,13 +25,14 @@ export async function startProxy(targetUrl: string): Promise<TcpProxy> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
+  const dropAll = (): void => {
+    for (const s of sockets) s.resetAndDestroy();
+  };
   return {
     url: `http://127.0.0.1:${port}`,
-    dropAll() {
-      for (const s of sockets) s.resetAndDestroy();
-    },
+    dropAll,
     async close() {
-      this.dropAll();
+      dropAll();
       await new Promise((resolve) => server.close(resolve));
     },
   };
