@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { EventFrames } from './event-frames.js';
 
 export type Transport = 'ws' | 'sse';
@@ -24,4 +25,21 @@ export interface Sink {
   drained(): Promise<void>;
   /** Fan-out marks a sink once per batch; see registry.ts. */
   round: number;
+}
+
+/**
+ * Resolves once a backed-up stream drained (at once when it is not backed up), or closed.
+ * Both listeners go away together: replays wait here often, so nothing may pile up.
+ */
+export function drainedOrClosed(stream: Writable): Promise<void> {
+  if (!stream.writableNeedDrain || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -8,7 +7,7 @@ import { credentialOf, maySubscribe } from '../http/auth.js';
 import { parseOr400 } from '../http/validate.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
-import type { Sink } from './sink.js';
+import { drainedOrClosed, type Sink } from './sink.js';
 import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
 import { armTokenExpiry } from './token-expiry.js';
@@ -64,9 +63,8 @@ export class SseStream implements Sink {
     return this.res.writableLength + this.pendingBytes;
   }
 
-  async drained(): Promise<void> {
-    if (!this.res.writableNeedDrain || !this.isOpen()) return;
-    await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
+  drained(): Promise<void> {
+    return drainedOrClosed(this.res);
   }
 
   write(text: string | Buffer): void {

@@ -7,7 +7,7 @@ import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
 import { parseClientFrame, serverFrame, type ClientFrame, type FrameErrorCode } from './frames.js';
 import { TokenBucket } from './rate-limit.js';
-import type { Sink } from './sink.js';
+import { drainedOrClosed, type Sink } from './sink.js';
 import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
 
@@ -82,9 +82,8 @@ export class WsSession implements Sink {
     return this.socket.writableLength + this.pendingBytes;
   }
 
-  async drained(): Promise<void> {
-    if (!this.socket.writableNeedDrain || !this.isOpen()) return;
-    await Promise.race([once(this.socket, 'drain'), once(this.socket, 'close')]);
+  drained(): Promise<void> {
+    return drainedOrClosed(this.socket);
   }
 
   // ── connection ───────────────────────────────────────────────────────────────────────
