@@ -75,7 +75,10 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       ws.attach(server.server);
     },
     onCommitted(events) {
-      registry.fanOut(events);
+      const { ws: toWs, sse: toSse } = registry.fanOut(events);
+      // Counted per batch, not per send: a labelled counter costs more than the send itself.
+      if (toWs > 0) ctx.metrics.delivered.inc({ transport: 'ws', phase: 'live' }, toWs);
+      if (toSse > 0) ctx.metrics.delivered.inc({ transport: 'sse', phase: 'live' }, toSse);
     },
     start() {
       state = 'running';

@@ -21,7 +21,7 @@ export class SseStream implements Sink {
   readonly transport = 'sse' as const;
   round = 0;
   sub: Subscription | undefined;
-  private pending: Buffer[] = [];
+  private readonly pending: Buffer[] = [];
   private pendingBytes = 0;
 
   constructor(
@@ -42,15 +42,14 @@ export class SseStream implements Sink {
   flush(live: boolean): void {
     const { pending } = this;
     if (pending.length === 0) return;
-    this.pending = [];
+    if (this.isOpen()) {
+      this.res.cork();
+      for (const bytes of pending) this.res.write(bytes);
+      this.res.uncork();
+    }
+    pending.length = 0;
     this.pendingBytes = 0;
-    if (!this.isOpen()) return;
-    this.res.cork();
-    for (const bytes of pending) this.res.write(bytes);
-    this.res.uncork();
-    if (!live) return;
-    this.ctx.metrics.delivered.inc({ transport: 'sse', phase: 'live' }, pending.length);
-    if (this.res.writableLength > this.ctx.config.sendBufferBytes) {
+    if (live && this.res.writableLength > this.ctx.config.sendBufferBytes) {
       // No close code in SSE: cut the stream and free its buffer at once. The client reconnects
       // with the Last-Event-ID of what it did receive, so it loses nothing.
       this.ctx.metrics.slowConsumers.inc({ transport: 'sse' });

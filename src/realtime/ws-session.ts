@@ -32,7 +32,7 @@ export class WsSession implements Sink {
   /** Pings sent since the last pong (the keepalive sweep drops the peer at two). */
   unansweredPings = 0;
   private subs: Map<string, Subscription> | undefined;
-  private pending: Buffer[] = [];
+  private readonly pending: Buffer[] = [];
   private pendingBytes = 0;
   private bucket: TokenBucket | undefined;
   private inFlight: Set<Promise<void>> | undefined;
@@ -61,16 +61,16 @@ export class WsSession implements Sink {
   flush(live: boolean): void {
     const { pending } = this;
     if (pending.length === 0) return;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (!this.isOpen()) return;
-    if (pending.length === 1) this.socket.write(pending[0]!);
-    else {
-      this.socket.cork();
-      for (const bytes of pending) this.socket.write(bytes);
-      this.socket.uncork();
+    if (this.isOpen()) {
+      if (pending.length === 1) this.socket.write(pending[0]!);
+      else {
+        this.socket.cork();
+        for (const bytes of pending) this.socket.write(bytes);
+        this.socket.uncork();
+      }
     }
-    if (live) this.ctx.metrics.delivered.inc({ transport: 'ws', phase: 'live' }, pending.length);
+    pending.length = 0;
+    this.pendingBytes = 0;
     if (live && this.socket.writableLength > this.ctx.config.sendBufferBytes) {
       this.ctx.metrics.slowConsumers.inc({ transport: 'ws' });
       this.ctx.logger.info({ sub: this.subject, buffered: this.socket.writableLength }, 'slow consumer disconnected');
