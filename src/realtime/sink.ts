@@ -14,6 +14,8 @@ export interface Sink {
   isOpen(): boolean;
   /** Queues one event for the next flush. */
   enqueue(frames: EventFrames): void;
+  /** Queues bytes already encoded for this transport (a replay page). */
+  enqueueBytes(bytes: Buffer): void;
   /**
    * Writes what was queued. With `live`, a peer whose send buffer passed the limit is
    * closed as a slow consumer (WebSocket 4008); a replay paces itself instead.

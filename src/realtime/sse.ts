@@ -34,7 +34,10 @@ export class SseStream implements Sink {
   }
 
   enqueue(frames: EventFrames): void {
-    const bytes = frames.sse();
+    this.enqueueBytes(frames.sse());
+  }
+
+  enqueueBytes(bytes: Buffer): void {
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
   }
@@ -42,14 +45,15 @@ export class SseStream implements Sink {
   flush(live: boolean): void {
     const { pending } = this;
     if (pending.length === 0) return;
-    if (this.isOpen()) {
+    const open = this.isOpen();
+    if (open) {
       this.res.cork();
       for (const bytes of pending) this.res.write(bytes);
       this.res.uncork();
     }
     pending.length = 0;
     this.pendingBytes = 0;
-    if (live && this.res.writableLength > this.ctx.config.sendBufferBytes) {
+    if (open && live && this.res.writableLength > this.ctx.config.sendBufferBytes) {
       // No close code in SSE: cut the stream and free its buffer at once. The client reconnects
       // with the Last-Event-ID of what it did receive, so it loses nothing.
       this.ctx.metrics.slowConsumers.inc({ transport: 'sse' });

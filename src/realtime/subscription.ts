@@ -1,6 +1,6 @@
 import type { CursorCodec } from '../domain/cursor.js';
 import type { EventsRepo } from '../store/events.js';
-import { EventFrames } from './event-frames.js';
+import { encodePage, type EventFrames } from './event-frames.js';
 import { ReplayGate } from './replay-gate.js';
 import type { Sink } from './sink.js';
 
@@ -57,22 +57,18 @@ export class Subscription {
     let limit = pageSize;
     for (;;) {
       if (!this.active) return sent;
-      const page = events.listChannelAfter(this.channel, this.gate.lastSeq, limit);
-      let bytes = 0;
-      for (const event of page) {
-        if (!this.active) return sent;
-        if (!this.gate.replayed(event.seq)) continue;
-        const frames = new EventFrames(event, codec);
-        this.sink.enqueue(frames);
-        bytes += event.data.length;
-        sent++;
-        if (this.sink.buffered() >= pauseBytes) {
-          this.sink.flush(false);
-          await this.sink.drained();
-        }
+      const asked = limit;
+      const page = events.listChannelAfter(this.channel, this.gate.lastSeq, asked);
+      const fresh = page.filter((event) => this.gate.replayed(event.seq));
+      if (fresh.length > 0) {
+        const bytes = encodePage(fresh, codec, this.sink.transport);
+        this.sink.enqueueBytes(bytes);
+        this.sink.flush(false);
+        sent += fresh.length;
+        // Large events: read fewer per step, so one page stays near the pause threshold.
+        limit = Math.max(1, Math.min(pageSize, Math.floor((pauseBytes * fresh.length) / bytes.length)));
       }
-      this.sink.flush(false);
-      if (page.length < limit) {
+      if (page.length < asked) {
         const held = this.gate.caughtUp();
         if (held !== null) {
           for (const frames of held) this.sink.enqueue(frames);
@@ -80,8 +76,6 @@ export class Subscription {
           return sent + held.length;
         }
       }
-      // Large events: read fewer per step, so one page never holds much more than the limit.
-      if (page.length > 0) limit = Math.max(1, Math.min(pageSize, Math.floor((pauseBytes * page.length) / Math.max(bytes, 1))));
       await this.sink.drained();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

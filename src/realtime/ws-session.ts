@@ -53,7 +53,10 @@ export class WsSession implements Sink {
   }
 
   enqueue(frames: EventFrames): void {
-    const bytes = frames.ws();
+    this.enqueueBytes(frames.ws());
+  }
+
+  enqueueBytes(bytes: Buffer): void {
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
   }
@@ -61,7 +64,8 @@ export class WsSession implements Sink {
   flush(live: boolean): void {
     const { pending } = this;
     if (pending.length === 0) return;
-    if (this.isOpen()) {
+    const open = this.isOpen();
+    if (open) {
       if (pending.length === 1) this.socket.write(pending[0]!);
       else {
         this.socket.cork();
@@ -71,7 +75,7 @@ export class WsSession implements Sink {
     }
     pending.length = 0;
     this.pendingBytes = 0;
-    if (live && this.socket.writableLength > this.ctx.config.sendBufferBytes) {
+    if (open && live && this.socket.writableLength > this.ctx.config.sendBufferBytes) {
       this.ctx.metrics.slowConsumers.inc({ transport: 'ws' });
       this.ctx.logger.info({ sub: this.subject, buffered: this.socket.writableLength }, 'slow consumer disconnected');
       this.close(CloseCode.slowConsumer, 'slow consumer: resume from your last cursor');

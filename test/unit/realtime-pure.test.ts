@@ -7,6 +7,7 @@ import { endpoint } from '../../src/client/index.js';
 import { withToken } from '../../src/client/websocket.js';
 import { TokenBucket } from '../../src/realtime/rate-limit.js';
 import { encodeTextFrame } from '../../src/realtime/ws-frame.js';
+import { isoTime } from '../../src/domain/iso-time.js';
 
 describe('backoffDelay (full jitter)', () => {
   it('stays in [0, min(max, initial·factor^n))', () => {
@@ -60,5 +61,17 @@ describe('client URLs', () => {
     expect(endpoint('ws://h/v1/ws')).toBe('ws://h/v1/ws');
     expect(withToken('ws://h/v1/ws', 'a.b.c')).toBe('ws://h/v1/ws?token=a.b.c');
     expect(withToken('ws://h/v1/ws', undefined)).toBe('ws://h/v1/ws');
+  });
+});
+
+describe('isoTime', () => {
+  it('equals toISOString everywhere, memo or not', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -62_167_219_200_000 - 5000, max: 253_402_300_799_999 + 5000 }), fc.integer({ min: 0, max: 2500 }), (ms, step) => {
+        expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+        expect(isoTime(ms + step)).toBe(new Date(ms + step).toISOString());
+      }),
+    );
+    for (const ms of [0, 999, 1000, -1, -1001, Date.parse('2026-01-20T12:00:01.123Z')]) expect(isoTime(ms)).toBe(new Date(ms).toISOString());
   });
 });
