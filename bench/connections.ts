@@ -11,9 +11,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { log, quick, report, round, startBenchHub } from './lib/harness.js';
+import { API_KEY, log, quick, report, round, startBenchHub } from './lib/harness.js';
 
-const CONNECTIONS = quick ? 1000 : 10_000;
+const CONNECTIONS = quick ? 3000 : 10_000;
 const TARGET_BYTES = 16 * 1024;
 
 setFlagsFromString('--expose-gc');
@@ -32,7 +32,7 @@ const hub = await startBenchHub({ maxConnections: CONNECTIONS + 100 });
 const minted = await hub.app.server.inject({
   method: 'POST',
   url: '/v1/tokens',
-  headers: { authorization: 'Bearer bench-api-key-0123456789' },
+  headers: { authorization: `Bearer ${API_KEY}` },
   payload: { channels: ['user.*'], sub: 'bench', ttl_s: 3600 },
 });
 const { token } = minted.json<{ token: string }>();

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 
 const [mode, wsUrl, publishUrl, n, fixedS, rate, satS] = process.argv.slice(2) as [string, string, string, string, string, string, string];
 const subscribers = Number(n);
-const API_KEY = 'bench-api-key-0123456789';
+const API_KEY = process.env.PUSHHUB_API_KEY!;
 const now = (): number => performance.timeOrigin + performance.now();
 
 let received = 0;

@@ -1,14 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildApp, type App } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { loadConfig, type RealtimeConfig } from '../../src/config.js';
+import { API_KEY, startHub, type TestHub } from '../../test/helpers/hub.js';
 
-export const API_KEY = 'bench-api-key-0123456789';
-export const TOKEN_SECRET = 'bench-token-secret-0123456789abcdef012345';
+export { API_KEY };
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export const quick = process.argv.includes('--quick');
@@ -16,37 +13,12 @@ export const quick = process.argv.includes('--quick');
 /** Progress for humans goes to stderr; stdout carries only the one JSON result line. */
 export const log = (...args: unknown[]): void => console.error('[bench]', ...args);
 
-export interface BenchHub {
-  app: App;
-  url: string;
-  dir: string;
-  close(): Promise<void>;
-}
-
-/** The real app with durable defaults (synchronous=FULL) on a temp database; logs at warn to stderr. */
-export async function startBenchHub(realtime: Partial<Config['realtime']> = {}): Promise<BenchHub> {
-  const dir = mkdtempSync(join(tmpdir(), 'pushhub-bench-'));
-  const parsed = loadConfig({});
-  const config = Object.freeze({
-    ...parsed,
-    port: 0,
-    db: join(dir, 'pushhub.db'),
-    apiKey: API_KEY,
-    tokenSecret: TOKEN_SECRET,
-    logLevel: 'warn',
-    realtime: { ...parsed.realtime, ...realtime },
-  }) as Config;
-  const app = buildApp({ config, logger: createLogger('warn', process.stderr) });
-  const url = await app.listen();
-  return {
-    app,
-    url,
-    dir,
-    async close() {
-      await app.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/**
+ * The real app with durable defaults (synchronous=FULL) on a temp database, as the tests
+ * start it; its logs (warn and up) are kept in memory, off stdout.
+ */
+export function startBenchHub(realtime: Partial<RealtimeConfig> = {}): Promise<TestHub> {
+  return startHub({ config: { logLevel: 'warn', realtime: { ...loadConfig({}).realtime, ...realtime } } });
 }
 
 /**
@@ -57,6 +29,7 @@ export function runChild<T>(script: string, args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'lib', script), ...args], {
       cwd: ROOT,
+      env: { ...process.env, PUSHHUB_API_KEY: API_KEY },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -79,7 +52,7 @@ export function quantile(values: number[], q: number): number {
 
 export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
 
-/** Prints the one result line. */
+/** Prints the one result line; a `--quick` run says so (its sizes are smaller than the targets'). */
 export function report(result: {
   bench: string;
   ours: Record<string, unknown>;
@@ -88,5 +61,5 @@ export function report(result: {
   targets: Record<string, unknown>;
   pass: boolean;
 }): void {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${JSON.stringify(quick ? { ...result, quick: true } : result)}\n`);
 }

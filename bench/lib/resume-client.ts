@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 
 const [url, cursor, n, lastId] = process.argv.slice(2) as [string, string, string, string];
 const expected = Number(n);
-const ws = new WebSocket(url, { headers: { authorization: 'Bearer bench-api-key-0123456789' } });
+const ws = new WebSocket(url, { headers: { authorization: `Bearer ${process.env.PUSHHUB_API_KEY!}` } });
 await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
 let events = -1; // the first frame is `subscribed`
 let started = 0;

@@ -45,3 +45,59 @@ export function drainedOrClosed(stream: Writable): Promise<void> {
     stream.on('close', done);
   });
 }
+
+/**
+ * A sink over a Node stream (the upgraded socket, the SSE response): queues, writes a batch
+ * in one corked go, and hands a live peer past `sendBufferBytes` to `closeSlow`.
+ */
+export abstract class StreamSink implements Sink {
+  abstract readonly transport: Transport;
+  round = 0;
+  private readonly pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly sendBufferBytes: number,
+  ) {}
+
+  abstract isOpen(): boolean;
+  /** This transport's bytes for one event (shared by every subscriber). */
+  protected abstract encode(frames: EventFrames): Buffer;
+  /** The peer fell `buffered` bytes behind: count it and close it. */
+  protected abstract closeSlow(buffered: number): void;
+
+  enqueue(frames: EventFrames): void {
+    this.enqueueBytes(this.encode(frames));
+  }
+
+  enqueueBytes(bytes: Buffer): void {
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+  }
+
+  flush(live: boolean): void {
+    const { pending, out } = this;
+    if (pending.length === 0) return;
+    const open = this.isOpen();
+    if (open) {
+      if (pending.length === 1) out.write(pending[0]!);
+      else {
+        out.cork();
+        for (const bytes of pending) out.write(bytes);
+        out.uncork();
+      }
+    }
+    pending.length = 0;
+    this.pendingBytes = 0;
+    if (open && live && out.writableLength > this.sendBufferBytes) this.closeSlow(out.writableLength);
+  }
+
+  buffered(): number {
+    return this.out.writableLength + this.pendingBytes;
+  }
+
+  drained(): Promise<void> {
+    return drainedOrClosed(this.out);
+  }
+}

@@ -7,7 +7,7 @@ import { credentialOf, maySubscribe } from '../http/auth.js';
 import { parseOr400 } from '../http/validate.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
-import { drainedOrClosed, type Sink } from './sink.js';
+import { StreamSink } from './sink.js';
 import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
 import { armTokenExpiry } from './token-expiry.js';
@@ -17,57 +17,31 @@ const querySchema = z.object({ after: z.string().optional(), token: z.string().o
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
 
 /** One SSE response streaming one channel. */
-export class SseStream implements Sink {
+export class SseStream extends StreamSink {
   readonly transport = 'sse' as const;
-  round = 0;
   sub: Subscription | undefined;
-  private readonly pending: Buffer[] = [];
-  private pendingBytes = 0;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly ctx: RealtimeContext,
-  ) {}
+  ) {
+    super(res, ctx.config.sendBufferBytes);
+  }
 
   isOpen(): boolean {
     return !this.res.writableEnded && !this.res.destroyed;
   }
 
-  enqueue(frames: EventFrames): void {
-    this.enqueueBytes(frames.sse());
+  protected encode(frames: EventFrames): Buffer {
+    return frames.sse();
   }
 
-  enqueueBytes(bytes: Buffer): void {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-  }
-
-  flush(live: boolean): void {
-    const { pending } = this;
-    if (pending.length === 0) return;
-    const open = this.isOpen();
-    if (open) {
-      this.res.cork();
-      for (const bytes of pending) this.res.write(bytes);
-      this.res.uncork();
-    }
-    pending.length = 0;
-    this.pendingBytes = 0;
-    if (open && live && this.res.writableLength > this.ctx.config.sendBufferBytes) {
-      // No close code in SSE: cut the stream and free its buffer at once. The client reconnects
-      // with the Last-Event-ID of what it did receive, so it loses nothing.
-      this.ctx.metrics.slowConsumers.inc({ transport: 'sse' });
-      this.ctx.logger.info({ channel: this.sub?.channel, buffered: this.res.writableLength }, 'slow SSE consumer disconnected');
-      this.res.destroy();
-    }
-  }
-
-  buffered(): number {
-    return this.res.writableLength + this.pendingBytes;
-  }
-
-  drained(): Promise<void> {
-    return drainedOrClosed(this.res);
+  protected closeSlow(buffered: number): void {
+    // No close code in SSE: cut the stream and free its buffer at once. The client reconnects
+    // with the Last-Event-ID of what it did receive, so it loses nothing.
+    this.ctx.metrics.slowConsumers.inc({ transport: 'sse' });
+    this.ctx.logger.info({ channel: this.sub?.channel, buffered }, 'slow SSE consumer disconnected');
+    this.res.destroy();
   }
 
   write(text: string | Buffer): void {

@@ -7,7 +7,7 @@ import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
 import { parseClientFrame, serverFrame, type ClientFrame, type FrameErrorCode } from './frames.js';
 import { TokenBucket } from './rate-limit.js';
-import { drainedOrClosed, type Sink } from './sink.js';
+import { StreamSink } from './sink.js';
 import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
 
@@ -26,14 +26,11 @@ type PublishFrame = Extract<ClientFrame, { op: 'publish' }>;
  * to. Kept lean (fields, no closures per connection) because idle connections are most of
  * the hub's memory.
  */
-export class WsSession implements Sink {
+export class WsSession extends StreamSink {
   readonly transport = 'ws' as const;
-  round = 0;
   /** Pings sent since the last pong (the keepalive sweep drops the peer at two). */
   unansweredPings = 0;
   private subs: Map<string, Subscription> | undefined;
-  private readonly pending: Buffer[] = [];
-  private pendingBytes = 0;
   private bucket: TokenBucket | undefined;
   private inFlight: Set<Promise<void>> | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -41,10 +38,12 @@ export class WsSession implements Sink {
   constructor(
     private readonly ws: WebSocket,
     /** The upgraded socket `ws` writes to; fan-out writes pre-framed events here too. */
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly principal: Principal,
     private readonly ctx: RealtimeContext,
-  ) {}
+  ) {
+    super(socket, ctx.config.sendBufferBytes);
+  }
 
   // ── Sink ─────────────────────────────────────────────────────────────────────────────
 
@@ -52,52 +51,20 @@ export class WsSession implements Sink {
     return this.ws.readyState === 1; // OPEN
   }
 
-  enqueue(frames: EventFrames): void {
-    this.enqueueBytes(frames.ws());
+  protected encode(frames: EventFrames): Buffer {
+    return frames.ws();
   }
 
-  enqueueBytes(bytes: Buffer): void {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-  }
-
-  flush(live: boolean): void {
-    const { pending } = this;
-    if (pending.length === 0) return;
-    const open = this.isOpen();
-    if (open) {
-      if (pending.length === 1) this.socket.write(pending[0]!);
-      else {
-        this.socket.cork();
-        for (const bytes of pending) this.socket.write(bytes);
-        this.socket.uncork();
-      }
-    }
-    pending.length = 0;
-    this.pendingBytes = 0;
-    if (open && live && this.socket.writableLength > this.ctx.config.sendBufferBytes) {
-      this.ctx.metrics.slowConsumers.inc({ transport: 'ws' });
-      this.ctx.logger.info({ sub: this.subject, buffered: this.socket.writableLength }, 'slow consumer disconnected');
-      this.close(CloseCode.slowConsumer, 'slow consumer: resume from your last cursor');
-    }
-  }
-
-  buffered(): number {
-    return this.socket.writableLength + this.pendingBytes;
-  }
-
-  drained(): Promise<void> {
-    return drainedOrClosed(this.socket);
+  protected closeSlow(buffered: number): void {
+    this.ctx.metrics.slowConsumers.inc({ transport: 'ws' });
+    this.ctx.logger.info({ sub: this.subject, buffered }, 'slow consumer disconnected');
+    this.close(CloseCode.slowConsumer, 'slow consumer: resume from your last cursor');
   }
 
   // ── connection ───────────────────────────────────────────────────────────────────────
 
   get subject(): string | undefined {
     return this.principal.kind === 'subscriber' ? this.principal.sub : 'server';
-  }
-
-  get subscriptionCount(): number {
-    return this.subs?.size ?? 0;
   }
 
   /** Closes with a code; a peer that does not answer the close within the grace is cut. */
