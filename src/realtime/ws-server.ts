@@ -82,10 +82,12 @@ export class WsServer {
     ws.on('error', (err) => this.ctx.logger.debug({ err, sub: session.subject }, 'WebSocket error'));
     const disarm = armTokenExpiry(principal, this.ctx.clock, () => session.close(CloseCode.unauthorized, 'token expired'));
     if (this.closing) session.close(CloseCode.goingAway, 'hub shutting down');
-    ws.on('close', () => {
+    this.ctx.logger.debug({ sub: session.subject }, 'WebSocket opened');
+    ws.on('close', (code) => {
       disarm();
       session.closed();
       this.sessions.delete(session);
+      this.ctx.logger.debug({ sub: session.subject, code }, 'WebSocket closed');
     });
   }
 
