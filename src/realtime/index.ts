@@ -11,8 +11,7 @@ import type { Store } from '../store/index.js';
 import type { RealtimeContext } from './context.js';
 import { createRealtimeMetrics } from './metrics.js';
 import { ChannelRegistry } from './registry.js';
-import type { SseStream} from './sse.js';
-import { sseRoutes } from './sse.js';
+import { sseRoutes, type SseStream } from './sse.js';
 import { WsServer } from './ws-server.js';
 
 export interface RealtimeDeps {

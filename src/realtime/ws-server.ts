@@ -46,7 +46,8 @@ export class WsServer {
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy()); // a reset before the handshake ends is no error of ours
+    const onEarlyError = (): void => void socket.destroy(); // a reset before the handshake is no error of ours
+    socket.on('error', onEarlyError);
     const url = new URL(req.url ?? '/', 'http://hub');
     if (url.pathname !== PATH) return refuse(socket, 404, 'not_found', `No WebSocket endpoint at ${url.pathname}.`);
     if (this.closing) return refuse(socket, 503, 'shutting_down', 'The hub is shutting down; retry later.');
@@ -65,6 +66,7 @@ export class WsServer {
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', onEarlyError); // ws handles socket errors from here on
       if (!principal) {
         this.ctx.metrics.closes.inc({ code: String(CloseCode.unauthorized) });
         ws.close(CloseCode.unauthorized, 'token missing, invalid or expired');

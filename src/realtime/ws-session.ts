@@ -106,6 +106,7 @@ export class WsSession extends StreamSink {
   }
 
   onMessage(data: Buffer, isBinary: boolean): void {
+    if (!this.isOpen()) return; // closing: nothing new starts (a publish could not be acknowledged)
     if (isBinary) return this.sendError(undefined, 'invalid_message', 'Send text frames holding one JSON object.');
     const parsed = parseClientFrame(data.toString('utf8'));
     if (!parsed.ok) return this.sendError(parsed.id, parsed.code, parsed.message);
