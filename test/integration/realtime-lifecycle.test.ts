@@ -26,11 +26,18 @@ it('on shutdown: in-flight publishes get their ack, WebSockets close with 1001, 
   const c = await connect(hub.url, { bearer: API_KEY });
   await c.request({ op: 'subscribe', channel: 'bye' });
   const sse = await SseClient.open(`${hub.url}/v1/channels/bye/sse`, { authorization: `Bearer ${API_KEY}` });
-  const ack = c.request({ op: 'publish', channel: 'bye', type: 't', data: 1 });
-  await new Promise((r) => setTimeout(r, 0)); // the frame reaches the hub; its commit is queued
-  const closing = hub.close();
-  expect(await ack).toMatchObject({ op: 'ack' });
+  // Shut down right after the hub took a publish in, before its commit ran.
+  const publisher = hub.app.publisher;
+  const publishOne = publisher.publishOne.bind(publisher);
+  let closing: Promise<void> | undefined;
+  publisher.publishOne = (input, opts) => {
+    queueMicrotask(() => (closing = hub.close()));
+    return publishOne(input, opts);
+  };
+  expect(await c.request({ op: 'publish', channel: 'bye', type: 't', data: 1 })).toMatchObject({ op: 'ack' });
+  expect(hub.app.realtime.readiness()).toBe('shutting down');
   expect(await c.closed).toMatchObject({ code: 1001 });
   await sse.done;
   await closing;
+  expect(c.events()).toHaveLength(1); // the committed event reached the subscriber before the close
 });
