@@ -112,12 +112,14 @@ export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount 
       stream.write(`id: ${started.cursor}\n\n`);
     }
     const disarm = armTokenExpiry(principal, ctx.clock, () => stream.end());
-    res.on('close', () => {
+    const cleanUp = (): void => {
       disarm();
       started.sub.cancel();
       ctx.registry.remove(started.sub);
       streams.delete(stream);
-    });
+    };
+    res.on('close', cleanUp);
+    if (res.destroyed) return cleanUp(); // the client left while we were authenticating it
     void started.run();
   });
 }
