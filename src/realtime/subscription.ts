@@ -9,7 +9,7 @@ export interface ReplayDeps {
   codec: CursorCodec;
   /** Most events read per step (adapted down for large events). */
   pageSize: number;
-  /** A replay waits for the peer once this many bytes are queued: half the send-buffer limit. */
+  /** Pages are sized to about this many bytes (half the send-buffer limit); after each, the replay waits for the peer to drain. */
   pauseBytes: number;
 }
 
@@ -50,7 +50,7 @@ export class Subscription {
   /**
    * Reads the store after the start position and sends it, paced by the peer, until caught
    * up; then releases the held live events and goes live. Resolves with how many events it
-   * sent (0 when cancelled early).
+   * sent (so far, when cancelled or the peer left).
    */
   async replay({ events, codec, pageSize, pauseBytes }: ReplayDeps): Promise<number> {
     let sent = 0;
