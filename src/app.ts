@@ -7,6 +7,7 @@ import { channelRoutes } from './http/channels.js';
 import type { HttpContext } from './http/context.js';
 import { eventRoutes } from './http/events.js';
 import { opsRoutes } from './http/ops.js';
+import { tokenRoutes } from './http/tokens.js';
 import { createServer } from './http/server.js';
 import { GroupCommit } from './ingest/group-commit.js';
 import { Idempotency } from './ingest/idempotency.js';
@@ -14,7 +15,9 @@ import { Publisher } from './ingest/publisher.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Retention } from './retention.js';
+import { createRealtime, type Realtime } from './realtime/index.js';
 import { openStore, type Store } from './store/index.js';
+import { createTokenService } from './tokens.js';
 
 export interface AppOptions {
   config: Config;
@@ -31,6 +34,7 @@ export interface App {
   readonly groupCommit: GroupCommit;
   readonly retention: Retention;
   readonly metrics: Metrics;
+  readonly realtime: Realtime;
   /** Starts listening and the background workers; resolves with the base URL. */
   listen(): Promise<string>;
   /** Graceful stop: refuse new work, finish or release what is under way, close the database. */
@@ -50,7 +54,10 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
   const groupCommit = new GroupCommit({ store, metrics, logger, maxPendingEvents: config.maxPendingEvents });
   const idempotency = new Idempotency(store, clock, config.retention.idempotencyMs);
   const publisher = new Publisher({ groupCommit, idempotency, codec, clock, random });
-  const auth = createAuthenticator(config.apiKey);
+  const tokens = createTokenService(config.tokenSecret, clock);
+  const auth = createAuthenticator(config.apiKey, tokens.verify);
+  const realtime = createRealtime({ config: config.realtime, store, codec, publisher, auth, metrics, logger, clock });
+  groupCommit.onCommitted((events) => realtime.onCommitted(events));
   const { retention: keep } = config;
   const retention = new Retention({
     tasks: [
@@ -79,6 +86,9 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
   eventRoutes(server, ctx);
   channelRoutes(server, ctx);
   opsRoutes(server, ctx);
+  tokenRoutes(server, ctx, tokens);
+  realtime.attach(server);
+  ctx.readiness.set('realtime', () => realtime.readiness());
 
   let closed: Promise<void> | undefined;
   return {
@@ -89,15 +99,18 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     groupCommit,
     retention,
     metrics,
+    realtime,
     async listen() {
       const address = await server.listen({ host: config.host, port: config.port });
       retention.start();
+      realtime.start();
       logger.info({ address, db: config.db, synchronous: config.synchronous }, 'pushhub listening');
       return address;
     },
     close() {
       closed ??= (async () => {
         closing = true;
+        await realtime.close(); // WebSockets get 1001 and SSE streams end: the server waits for them
         // Waits for in-flight requests (their commits still run); past the grace period,
         // connections are cut: nothing unacknowledged is lost, the client retries.
         const force = setTimeout(() => server.server.closeAllConnections(), config.shutdownGraceMs);

@@ -1,16 +1,24 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
-import { systemRandom } from './clock.js';
+import { connect } from './client/index.js';
+import { systemClock, systemRandom } from './clock.js';
 import { ConfigError, FLAGS, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { mintInputSchema } from './domain/token-claims.js';
+import { fieldIssues } from './domain/field-issues.js';
 import { readSecret, resolveSecrets } from './secrets.js';
+import { createTokenService } from './tokens.js';
 
 const USAGE = `pushhub — real-time push hub
 
 Usage:
   pushhub serve [--host H] [--port N] [--db PATH] [--config FILE] [--log-level L] [--synchronous FULL|NORMAL]
   pushhub publish <channel> <type> <json-data> [--url URL] [--api-key KEY] [--db PATH] [--idempotency-key K]
+  pushhub tail <channel> [--cursor C] [--url URL] [--token T | --api-key KEY] [--db PATH]
+      prints each event of the channel as one JSON line, live (or after --cursor), resuming across drops
+  pushhub token --channels P[,P…] [--publish P[,P…]] [--sub ID] [--ttl 3600|90s|15m|1h|7d] [--db PATH]
+      mints a subscriber token with the token secret (PUSHHUB_TOKEN_SECRET or <db dir>/token-secret)
 
 Configuration comes from PUSHHUB_* environment variables (see README); flags override them.`;
 
@@ -78,10 +86,8 @@ async function publish(args: string[]): Promise<void> {
   } catch {
     throw new UsageError(`<json-data> is not valid JSON: ${json}`);
   }
-  const env = process.env;
-  const url = values.url ?? `http://${env.PUSHHUB_HOST ?? '127.0.0.1'}:${env.PUSHHUB_PORT ?? '8080'}`;
-  const apiKey = values['api-key'] ?? env.PUSHHUB_API_KEY ?? readSecret(values.db ?? env.PUSHHUB_DB ?? 'data/pushhub.db', 'api-key');
-  if (!apiKey) throw new UsageError('no API key: pass --api-key, set PUSHHUB_API_KEY, or run where the data folder is');
+  const url = hubUrl(values.url);
+  const apiKey = apiKeyOf(values['api-key'], values.db);
   const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
   if (values['idempotency-key']) headers['idempotency-key'] = values['idempotency-key'];
   const res = await fetch(new URL('/v1/events', url), {
@@ -94,6 +100,88 @@ async function publish(args: string[]): Promise<void> {
   if (!res.ok) process.exitCode = 1;
 }
 
+/** The hub's base URL: --url, else PUSHHUB_HOST/PUSHHUB_PORT. */
+function hubUrl(flag: string | undefined): string {
+  const env = process.env;
+  return flag ?? `http://${env.PUSHHUB_HOST ?? '127.0.0.1'}:${env.PUSHHUB_PORT ?? '8080'}`;
+}
+
+/** The API key: --api-key, else PUSHHUB_API_KEY, else the data folder's file. */
+function apiKeyOf(flag: string | undefined, db: string | undefined): string {
+  const env = process.env;
+  const apiKey = flag ?? env.PUSHHUB_API_KEY ?? readSecret(db ?? env.PUSHHUB_DB ?? 'data/pushhub.db', 'api-key');
+  if (!apiKey) throw new UsageError('no API key: pass --api-key, set PUSHHUB_API_KEY, or run where the data folder is');
+  return apiKey;
+}
+
+/** Follows a channel through the client library: one JSON envelope per line on stdout. */
+async function tail(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      cursor: { type: 'string' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+      'api-key': { type: 'string' },
+      db: { type: 'string' },
+    },
+  });
+  const [channel] = positionals;
+  if (!channel) throw new UsageError('tail needs <channel>');
+  const client = connect({ url: hubUrl(values.url), token: values.token ?? apiKeyOf(values['api-key'], values.db) });
+  client.on('error', (err) => {
+    console.error(`pushhub tail: ${err.code}: ${err.message}`);
+    if (client.state === 'closed') process.exitCode = 1;
+  });
+  client.subscribe(channel, (event) => process.stdout.write(`${JSON.stringify(event)}\n`), {
+    cursor: values.cursor,
+    onSubscribed: ({ resumed, cursor }) => console.error(`pushhub tail: subscribed to ${channel} (resumed: ${resumed}, cursor: ${cursor})`),
+    onGap: ({ reason, cursor }) => console.error(`pushhub tail: events were lost (${reason}); going on after ${cursor}`),
+  });
+  const stop = (): void => {
+    client.close();
+    process.exit(process.exitCode ?? 0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+const TTL_RE = /^(\d+)(s|m|h|d)?$/;
+const TTL_UNIT_S = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** Mints a subscriber token locally with the token secret; prints it alone on stdout. */
+async function token(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      channels: { type: 'string' },
+      publish: { type: 'string' },
+      sub: { type: 'string' },
+      ttl: { type: 'string', default: '3600' },
+      db: { type: 'string' },
+    },
+  });
+  if (values.channels === undefined) throw new UsageError('token needs --channels (comma-separated patterns; "" for none)');
+  const ttl = TTL_RE.exec(values.ttl);
+  if (!ttl) throw new UsageError(`--ttl must be seconds or a number with s, m, h or d: ${values.ttl}`);
+  const list = (v: string): string[] => v.split(',').map((p) => p.trim()).filter(Boolean);
+  const parsed = mintInputSchema(Number.MAX_SAFE_INTEGER).safeParse({
+    channels: list(values.channels),
+    publish: values.publish === undefined ? undefined : list(values.publish),
+    sub: values.sub,
+    ttl_s: Number(ttl[1]) * TTL_UNIT_S[(ttl[2] ?? 's') as keyof typeof TTL_UNIT_S],
+  });
+  if (!parsed.success) {
+    throw new UsageError(fieldIssues(parsed.error).map((i) => `${i.field}: ${i.message}`).join('; '));
+  }
+  const env = process.env;
+  const secret = env.PUSHHUB_TOKEN_SECRET ?? readSecret(values.db ?? env.PUSHHUB_DB ?? 'data/pushhub.db', 'token-secret');
+  if (!secret) throw new UsageError('no token secret: set PUSHHUB_TOKEN_SECRET, or run where the data folder is');
+  const minted = await createTokenService(secret, systemClock).mint(parsed.data);
+  process.stdout.write(`${minted.token}\n`);
+}
+
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
@@ -104,6 +192,10 @@ async function main(argv: string[]): Promise<void> {
         return await serve(rest);
       case 'publish':
         return await publish(rest);
+      case 'tail':
+        return await tail(rest);
+      case 'token':
+        return await token(rest);
       case undefined:
       case 'help':
       case '--help':

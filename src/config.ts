@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const MiB = 1024 * 1024;
+const KiB = 1024;
+const MiB = 1024 * KiB;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Integers arrive as numbers from a config file and as digit strings from env and flags. */
@@ -24,6 +25,20 @@ const retentionSchema = z.strictObject({
   batchSize: int(1, 100_000).default(1000), // rows per prune transaction: publishing never stalls
 });
 
+const realtimeSchema = z.strictObject({
+  pingIntervalMs: int(100, 600_000).default(30_000), // 30 s; a peer missing two pongs is dropped
+  sseHeartbeatMs: int(100, 600_000).default(15_000), // 15 s comment heartbeat on SSE streams
+  sendBufferBytes: int(16 * KiB, 256 * MiB).default(MiB), // 1 MiB queued to one peer, then 4008
+  maxSubscriptionsPerConnection: int(1, 100_000).default(100),
+  maxFrameBytes: int(1024, 16 * MiB).default(256 * KiB), // 256 KiB inbound frame, then 1009
+  publishRatePerS: int(1, 1_000_000).default(100), // WS publishes per connection per second (burst: 1 s worth)
+  maxConnections: int(1, 1_000_000).default(20_000), // WebSocket + SSE, then 503
+  replayPageSize: int(1, 10_000).default(1000), // events read from the store per replay step
+  maxHeldEvents: int(0, 1_000_000).default(10_000), // live events held during a replay, then re-read from the store
+  closeGraceMs: int(0, 60_000).default(5_000), // 5 s for a closing peer to finish the handshake, then cut
+  maxTokenTtlS: int(1, 366 * 24 * 3600).default(30 * 24 * 3600), // POST /v1/tokens ttl_s at most 30 days
+});
+
 /** The whole configuration: one strict schema, parsed once at start, then frozen. */
 export const configSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
@@ -43,8 +58,10 @@ export const configSchema = z.strictObject({
   maxPendingEvents: int(1, 10_000_000).default(50_000), // queued for the next commit, then 503
   shutdownGraceMs: int(0, 600_000).default(10_000), // 10 s for in-flight work on SIGTERM
   retention: retentionSchema.prefault({}),
+  realtime: realtimeSchema.prefault({}),
 });
 
+export type RealtimeConfig = z.output<typeof realtimeSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 /** Configuration after start-up resolved the generated secrets. */
 export type Config = Readonly<ParsedConfig & { apiKey: string; tokenSecret: string }>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoTime } from './iso-time.js';
 import { channelSchema, typeSchema } from './names.js';
 
 /** What a publisher sends, one event. */
@@ -42,7 +43,7 @@ export interface StoredEvent extends NewEvent {
 export function envelopeJson(event: StoredEvent, cursor: string): string {
   return (
     `{"id":${JSON.stringify(event.id)},"channel":${JSON.stringify(event.channel)},` +
-    `"type":${JSON.stringify(event.type)},"occurred_at":"${new Date(event.occurredAt).toISOString()}",` +
+    `"type":${JSON.stringify(event.type)},"occurred_at":"${isoTime(event.occurredAt)}",` +
     `"cursor":"${cursor}","spec_version":"1","data":${event.data}}`
   );
 }

@@ -42,16 +42,19 @@ export function createAuthenticator(apiKey: string, verifyToken?: TokenVerifier)
   };
 }
 
+/** The token of an `Authorization: Bearer …` header, if it holds one. */
+export function bearerOf(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
 /**
  * The credential of a request: `Authorization: Bearer …`, or, where browsers cannot set
  * headers (WebSocket, SSE, polling), the `token` query parameter.
  */
 export function credentialOf(request: FastifyRequest, allowQuery = false): string | undefined {
   const header = request.headers.authorization;
-  if (header) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return m?.[1];
-  }
+  if (header) return bearerOf(header);
   if (allowQuery) {
     const token = (request.query as Record<string, unknown> | undefined)?.token;
     if (typeof token === 'string' && token) return token;

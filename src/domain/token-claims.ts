@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { patternProblem } from './patterns.js';
+
+const patternSchema = z.string().superRefine((value, ctx) => {
+  const problem = patternProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** Longest `sub` accepted: a client id, not a document. */
+const MAX_SUB = 256;
+/** Grants per token: enough for any real app, small enough that matching stays cheap. */
+const MAX_PATTERNS = 100;
+
+const patternsSchema = z.array(patternSchema).max(MAX_PATTERNS, `must hold at most ${MAX_PATTERNS} patterns`);
+
+/**
+ * The claims of a subscriber token (API.md "Authentication"). Other registered claims
+ * (`iat`, `nbf`, `iss`, …) may be present and are left to jose; unknown claims are ignored so
+ * that apps can mint tokens with any JWT library and add their own.
+ */
+export const tokenClaimsSchema = z.looseObject({
+  exp: z.number().int('must be whole seconds'),
+  sub: z.string().min(1).max(MAX_SUB).optional(),
+  channels: patternsSchema,
+  publish: patternsSchema.optional(),
+});
+export type TokenClaims = z.output<typeof tokenClaimsSchema>;
+
+/** The body of `POST /v1/tokens`. `ttl_s` is bounded by the hub's `realtime.maxTokenTtlS`. */
+export function mintInputSchema(maxTtlS: number) {
+  return z.strictObject({
+    channels: patternsSchema,
+    publish: patternsSchema.optional(),
+    sub: z.string().min(1).max(MAX_SUB).optional(),
+    ttl_s: z.number().int('must be whole seconds').min(1, 'must be at least 1').max(maxTtlS, `must be at most ${maxTtlS}`).default(3600),
+  });
+}
+export type MintInput = z.output<ReturnType<typeof mintInputSchema>>;

@@ -1,0 +1,22 @@
+import type { Clock } from '../clock.js';
+import type { RealtimeConfig } from '../config.js';
+import type { CursorCodec } from '../domain/cursor.js';
+import type { Authenticator } from '../http/auth.js';
+import type { Publisher } from '../ingest/publisher.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/index.js';
+import type { RealtimeMetrics } from './metrics.js';
+import type { ChannelRegistry } from './registry.js';
+
+/** What WebSocket sessions and SSE streams share; built once by createRealtime. */
+export interface RealtimeContext {
+  config: RealtimeConfig;
+  store: Store;
+  codec: CursorCodec;
+  publisher: Publisher;
+  auth: Authenticator;
+  registry: ChannelRegistry;
+  metrics: RealtimeMetrics;
+  logger: Logger;
+  clock: Clock;
+}

@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../clock.js';
+import type { RealtimeConfig } from '../config.js';
+import type { CursorCodec } from '../domain/cursor.js';
+import type { StoredEvent } from '../domain/envelope.js';
+import type { Authenticator } from '../http/auth.js';
+import type { Publisher } from '../ingest/publisher.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/index.js';
+import type { RealtimeContext } from './context.js';
+import { createRealtimeMetrics } from './metrics.js';
+import { ChannelRegistry } from './registry.js';
+import { sseRoutes, type SseStream } from './sse.js';
+import { WsServer } from './ws-server.js';
+
+export interface RealtimeDeps {
+  config: RealtimeConfig;
+  store: Store;
+  codec: CursorCodec;
+  publisher: Publisher;
+  auth: Authenticator;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** The live half of the hub: WebSocket and SSE subscribers fed from committed batches. */
+export interface Realtime {
+  /** Adds the SSE route and the WebSocket upgrade to the server (before it listens). */
+  attach(server: FastifyInstance): void;
+  /** The group-commit listener: fans a committed batch out, in log order. */
+  onCommitted(events: readonly StoredEvent[]): void;
+  /** Starts the keepalive and heartbeat timers. */
+  start(): void;
+  /**
+   * Refuses new connections, lets in-flight WebSocket publishes get their ack, closes every
+   * WebSocket with 1001 and ends every SSE stream. Call before the HTTP server closes: it
+   * waits for these connections.
+   */
+  close(): Promise<void>;
+  /** For /readyz: null when ready. */
+  readiness(): string | null;
+  /** Open connections, by transport. */
+  connections(): { ws: number; sse: number };
+}
+
+export function createRealtime(deps: RealtimeDeps): Realtime {
+  const { config, metrics, logger } = deps;
+  const registry = new ChannelRegistry(deps.codec);
+  const streams = new Set<SseStream>();
+  const count = (): number => ws.sessions.size + streams.size;
+  const ctx: RealtimeContext = {
+    ...deps,
+    registry,
+    metrics: createRealtimeMetrics(metrics.registry, {
+      connections: (transport) => (transport === 'ws' ? ws.sessions.size : streams.size),
+      subscriptions: () => registry.size,
+      bufferedBytes: () => {
+        let total = 0;
+        for (const s of ws.sessions) total += s.buffered();
+        for (const s of streams) total += s.buffered();
+        return total;
+      },
+    }),
+  };
+  const ws = new WsServer(ctx, count);
+  let heartbeat: NodeJS.Timeout | undefined;
+  let state: 'new' | 'running' | 'closing' = 'new';
+
+  return {
+    attach(server) {
+      sseRoutes(server, { ctx, streams, connectionCount: count });
+      ws.attach(server.server);
+    },
+    onCommitted(events) {
+      const { ws: toWs, sse: toSse } = registry.fanOut(events);
+      // Counted per batch, not per send: a labelled counter costs more than the send itself.
+      if (toWs > 0) ctx.metrics.delivered.inc({ transport: 'ws', phase: 'live' }, toWs);
+      if (toSse > 0) ctx.metrics.delivered.inc({ transport: 'sse', phase: 'live' }, toSse);
+    },
+    start() {
+      state = 'running';
+      ws.start();
+      heartbeat = setInterval(() => {
+        for (const stream of streams) stream.heartbeat();
+      }, config.sseHeartbeatMs);
+      heartbeat.unref();
+    },
+    async close() {
+      state = 'closing';
+      clearInterval(heartbeat);
+      for (const stream of streams) stream.end();
+      await ws.close();
+      logger.debug('realtime connections closed');
+    },
+    readiness: () => (state === 'running' ? null : state === 'new' ? 'not started' : 'shutting down'),
+    connections: () => ({ ws: ws.sessions.size, sse: streams.size }),
+  };
+}

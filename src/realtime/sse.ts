@@ -1,0 +1,125 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { channelSchema } from '../domain/names.js';
+import { HubError, invalidRequest } from '../errors.js';
+import { credentialOf, maySubscribe } from '../http/auth.js';
+import { parseOr400 } from '../http/validate.js';
+import type { RealtimeContext } from './context.js';
+import type { EventFrames } from './event-frames.js';
+import { StreamSink } from './sink.js';
+import { startSubscription } from './start-subscription.js';
+import type { Subscription } from './subscription.js';
+import { armTokenExpiry } from './token-expiry.js';
+
+const paramsSchema = z.object({ channel: channelSchema });
+const querySchema = z.object({ after: z.string().optional(), token: z.string().optional() });
+const HEARTBEAT = Buffer.from(': heartbeat\n\n');
+
+/** One SSE response streaming one channel. */
+export class SseStream extends StreamSink {
+  readonly transport = 'sse' as const;
+  sub: Subscription | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly ctx: RealtimeContext,
+  ) {
+    super(res, ctx.config.sendBufferBytes);
+  }
+
+  isOpen(): boolean {
+    return !this.res.writableEnded && !this.res.destroyed;
+  }
+
+  protected encode(frames: EventFrames): Buffer {
+    return frames.sse();
+  }
+
+  protected closeSlow(buffered: number): void {
+    // No close code in SSE: cut the stream and free its buffer at once. The client reconnects
+    // with the Last-Event-ID of what it did receive, so it loses nothing.
+    this.ctx.metrics.slowConsumers.inc({ transport: 'sse' });
+    this.ctx.logger.info({ channel: this.sub?.channel, buffered }, 'slow SSE consumer disconnected');
+    this.res.destroy();
+  }
+
+  write(text: string | Buffer): void {
+    if (this.isOpen()) this.res.write(text);
+  }
+
+  heartbeat(): void {
+    this.write(HEARTBEAT);
+  }
+
+  end(): void {
+    if (this.isOpen()) this.res.end();
+  }
+}
+
+export interface SseOptions {
+  ctx: RealtimeContext;
+  streams: Set<SseStream>;
+  /** Connections of both transports, for the shared limit. */
+  connectionCount: () => number;
+}
+
+/**
+ * GET /v1/channels/:channel/sse — Server-Sent Events for clients that cannot use WebSocket.
+ * Resumes from `Last-Event-ID` (what EventSource sends on reconnect; it wins over `?after=`,
+ * which only the first request of an EventSource carries).
+ */
+export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount }: SseOptions): void {
+  app.get('/v1/channels/:channel/sse', async (request, reply) => {
+    const { channel } = parseOr400(paramsSchema, request.params, 'path');
+    const query = parseOr400(querySchema, request.query, 'query');
+    const principal = await ctx.auth.authenticate(credentialOf(request, true));
+    if (!maySubscribe(principal, channel)) {
+      throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });
+    }
+    const lastEventId = request.headers['last-event-id'];
+    const [field, cursor] =
+      typeof lastEventId === 'string' && lastEventId !== '' ? ['Last-Event-ID', lastEventId] : ['after', query.after];
+    if (connectionCount() >= ctx.config.maxConnections) {
+      throw new HubError('overloaded', { message: 'The hub has reached its connection limit; retry later.', retryAfterS: 1 });
+    }
+
+    const res = reply.raw;
+    const stream = new SseStream(res, ctx);
+    const started = startSubscription(ctx, channel, stream, cursor, (err) => {
+      ctx.logger.error({ err, channel }, 'SSE replay failed');
+      res.destroy();
+    });
+    if (!started.ok) throw invalidRequest([{ field, message: 'is not a cursor this hub issued' }]);
+    stream.sub = started.sub;
+    streams.add(stream);
+    reply.hijack();
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no', // proxies must not buffer a stream
+      'x-request-id': request.id,
+    });
+    res.flushHeaders(); // the client learns the stream is open now, not at the first event
+    if (started.reason) {
+      // The events after that cursor are gone: say so first, and carry on from the head (the
+      // id makes EventSource resume from there next time).
+      stream.write(`event: reset\nid: ${started.cursor}\ndata: ${JSON.stringify({ reason: started.reason, cursor: started.cursor })}\n\n`);
+    } else if (!started.resumed) {
+      // No event yet, but a position: EventSource records an id-only message as its
+      // Last-Event-ID without dispatching it, so a drop before the first event loses nothing.
+      stream.write(`id: ${started.cursor}\n\n`);
+    }
+    const disarm = armTokenExpiry(principal, ctx.clock, () => stream.end());
+    const cleanUp = (): void => {
+      disarm();
+      started.sub.cancel();
+      ctx.registry.remove(started.sub);
+      streams.delete(stream);
+    };
+    res.on('close', cleanUp);
+    if (res.destroyed) return cleanUp(); // the client left while we were authenticating it
+    void started.run();
+  });
+}

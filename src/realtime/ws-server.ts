@@ -1,0 +1,122 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { bearerOf, type Principal } from '../http/auth.js';
+import { redactUrl } from '../logger.js';
+import type { RealtimeContext } from './context.js';
+import { armTokenExpiry } from './token-expiry.js';
+import { CloseCode, WsSession } from './ws-session.js';
+
+const PATH = '/v1/ws';
+
+/**
+ * `GET /v1/ws`: upgrades on the HTTP server's `upgrade` event with `ws` in `noServer` mode.
+ * Not @fastify/websocket: that wraps every connection in a Fastify request and reply kept
+ * for its lifetime, which costs memory per idle connection and buys nothing here (auth and
+ * limits are checked before the handshake, on the raw request).
+ */
+export class WsServer {
+  readonly sessions = new Set<WsSession>();
+  private readonly wss: WebSocketServer;
+  private keepalive: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly ctx: RealtimeContext,
+    /** Connections of both transports, for the shared limit. */
+    private readonly connectionCount: () => number,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false, // fan-out writes pre-framed bytes: see ws-frame.ts
+      maxPayload: ctx.config.maxFrameBytes, // larger → ws closes with 1009
+    });
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      void this.onUpgrade(req, socket, head);
+    });
+  }
+
+  start(): void {
+    this.keepalive = setInterval(() => this.sweep(), this.ctx.config.pingIntervalMs);
+    this.keepalive.unref();
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const onEarlyError = (): void => void socket.destroy(); // a reset before the handshake is no error of ours
+    socket.on('error', onEarlyError);
+    const url = new URL(req.url ?? '/', 'http://hub');
+    if (url.pathname !== PATH) return refuse(socket, 404, 'not_found', `No WebSocket endpoint at ${url.pathname}.`);
+    if (this.closing) return refuse(socket, 503, 'shutting_down', 'The hub is shutting down; retry later.');
+    if (this.connectionCount() >= this.ctx.config.maxConnections) {
+      return refuse(socket, 503, 'overloaded', 'The hub has reached its connection limit; retry later.');
+    }
+    // Authenticate before the handshake, but answer a bad credential with close 4001 after it:
+    // a browser cannot read the status of a refused upgrade, only a close code.
+    let principal: Principal | undefined;
+    try {
+      const { authorization } = req.headers;
+      const credential = authorization ? bearerOf(authorization) : url.searchParams.get('token') || undefined;
+      principal = await this.ctx.auth.authenticate(credential);
+    } catch (err) {
+      this.ctx.logger.debug({ err: { message: (err as Error).message }, url: redactUrl(req.url ?? '') }, 'WebSocket credential refused');
+    }
+    if (socket.destroyed) return;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', onEarlyError); // ws handles socket errors from here on
+      if (!principal) {
+        this.ctx.metrics.closes.inc({ code: String(CloseCode.unauthorized) });
+        ws.close(CloseCode.unauthorized, 'token missing, invalid or expired');
+        return;
+      }
+      this.open(ws, socket, principal);
+    });
+  }
+
+  private open(ws: WebSocket, socket: Socket, principal: Principal): void {
+    const session = new WsSession(ws, socket, principal, this.ctx);
+    this.sessions.add(session);
+    ws.on('message', (data: Buffer, isBinary) => session.onMessage(data, isBinary));
+    ws.on('pong', () => (session.unansweredPings = 0));
+    ws.on('error', (err) => this.ctx.logger.debug({ err, sub: session.subject }, 'WebSocket error'));
+    const disarm = armTokenExpiry(principal, this.ctx.clock, () => session.close(CloseCode.unauthorized, 'token expired'));
+    if (this.closing) session.close(CloseCode.goingAway, 'hub shutting down');
+    this.ctx.logger.debug({ sub: session.subject }, 'WebSocket opened');
+    ws.on('close', (code) => {
+      disarm();
+      session.closed();
+      this.sessions.delete(session);
+      this.ctx.logger.debug({ sub: session.subject, code }, 'WebSocket closed');
+    });
+  }
+
+  /** Pings every peer; one that left two pings unanswered is gone (half-open TCP). */
+  private sweep(): void {
+    for (const session of this.sessions) session.keepalive();
+  }
+
+  /**
+   * Refuses new connections, lets in-flight publishes get their `ack`, then closes every
+   * WebSocket with 1001 and waits (at most the close grace) for them to go.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.keepalive);
+    await Promise.all([...this.sessions].map((s) => s.settled()));
+    const gone = [...this.sessions].map((s) => s.whenClosed());
+    for (const session of this.sessions) session.close(CloseCode.goingAway, 'hub shutting down');
+    await Promise.all(gone);
+  }
+}
+
+function refuse(socket: Socket, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = status === 404 ? 'Not Found' : 'Service Unavailable';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${status === 503 ? 'Retry-After: 1\r\n' : ''}\r\n${body}`,
+  );
+}

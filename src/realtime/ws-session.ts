@@ -1,0 +1,199 @@
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import type WebSocket from 'ws';
+import { mayPublish, maySubscribe, type Principal } from '../http/auth.js';
+import { isHubError } from '../errors.js';
+import type { RealtimeContext } from './context.js';
+import type { EventFrames } from './event-frames.js';
+import { parseClientFrame, serverFrame, type ClientFrame, type FrameErrorCode } from './frames.js';
+import { TokenBucket } from './rate-limit.js';
+import { StreamSink } from './sink.js';
+import { startSubscription } from './start-subscription.js';
+import type { Subscription } from './subscription.js';
+
+/** Close codes of API.md. */
+export const CloseCode = {
+  goingAway: 1001,
+  internalError: 1011,
+  unauthorized: 4001,
+  slowConsumer: 4008,
+} as const;
+
+type PublishFrame = Extract<ClientFrame, { op: 'publish' }>;
+
+/**
+ * One WebSocket connection: its subscriptions, its publishes, and the sink fan-out writes
+ * to. Kept lean (fields, no closures per connection) because idle connections are most of
+ * the hub's memory.
+ */
+export class WsSession extends StreamSink {
+  readonly transport = 'ws' as const;
+  /** Pings sent since the last pong (the keepalive sweep drops the peer at two). */
+  unansweredPings = 0;
+  private subs: Map<string, Subscription> | undefined;
+  private bucket: TokenBucket | undefined;
+  private inFlight: Set<Promise<void>> | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    /** The upgraded socket `ws` writes to; fan-out writes pre-framed events here too. */
+    socket: Socket,
+    private readonly principal: Principal,
+    private readonly ctx: RealtimeContext,
+  ) {
+    super(socket, ctx.config.sendBufferBytes);
+  }
+
+  // ── Sink ─────────────────────────────────────────────────────────────────────────────
+
+  isOpen(): boolean {
+    return this.ws.readyState === 1; // OPEN
+  }
+
+  protected encode(frames: EventFrames): Buffer {
+    return frames.ws();
+  }
+
+  protected closeSlow(buffered: number): void {
+    this.ctx.metrics.slowConsumers.inc({ transport: 'ws' });
+    this.ctx.logger.info({ sub: this.subject, buffered }, 'slow consumer disconnected');
+    this.close(CloseCode.slowConsumer, 'slow consumer: resume from your last cursor');
+  }
+
+  // ── connection ───────────────────────────────────────────────────────────────────────
+
+  get subject(): string | undefined {
+    return this.principal.kind === 'subscriber' ? this.principal.sub : 'server';
+  }
+
+  /** Closes with a code; a peer that does not answer the close within the grace is cut. */
+  close(code: number, reason: string): void {
+    if (this.ws.readyState >= 2) return; // CLOSING or CLOSED
+    this.ctx.metrics.closes.inc({ code: String(code) });
+    this.ws.close(code, reason);
+    this.closeTimer = setTimeout(() => this.ws.terminate(), this.ctx.config.closeGraceMs);
+    this.closeTimer.unref();
+  }
+
+  /** The connection ended: stop every subscription. */
+  closed(): void {
+    clearTimeout(this.closeTimer);
+    if (!this.subs) return;
+    for (const sub of this.subs.values()) this.drop(sub);
+    this.subs = undefined;
+  }
+
+  /** The keepalive sweep: pings, or cuts a peer that left two pings unanswered. */
+  keepalive(): void {
+    if (this.unansweredPings >= 2) {
+      this.ctx.metrics.closes.inc({ code: 'keepalive' });
+      this.ws.terminate();
+      return;
+    }
+    this.unansweredPings++;
+    if (this.isOpen()) this.ws.ping();
+  }
+
+  whenClosed(): Promise<void> {
+    if (this.ws.readyState === 3) return Promise.resolve();
+    return once(this.ws, 'close').then(() => undefined);
+  }
+
+  /** Resolves once every publish this session started has been answered. */
+  async settled(): Promise<void> {
+    if (this.inFlight) await Promise.allSettled([...this.inFlight]);
+  }
+
+  onMessage(data: Buffer, isBinary: boolean): void {
+    if (!this.isOpen()) return; // closing: nothing new starts (a publish could not be acknowledged)
+    if (isBinary) return this.sendError(undefined, 'invalid_message', 'Send text frames holding one JSON object.');
+    const parsed = parseClientFrame(data.toString('utf8'));
+    if (!parsed.ok) return this.sendError(parsed.id, parsed.code, parsed.message);
+    const { frame } = parsed;
+    this.ctx.metrics.framesIn.inc({ op: frame.op });
+    switch (frame.op) {
+      case 'subscribe':
+        return this.subscribe(frame.id, frame.channel, frame.cursor);
+      case 'unsubscribe':
+        return this.unsubscribe(frame.id, frame.channel);
+      case 'publish':
+        return this.publish(frame);
+      case 'ping':
+        return this.send(serverFrame.pong(frame.id));
+    }
+  }
+
+  private subscribe(id: number | undefined, channel: string, cursor: string | undefined): void {
+    if (!maySubscribe(this.principal, channel)) {
+      return this.sendError(id, 'forbidden', `The token does not grant subscribing to ${channel}.`);
+    }
+    this.subs ??= new Map();
+    const previous = this.subs.get(channel);
+    if (!previous && this.subs.size >= this.ctx.config.maxSubscriptionsPerConnection) {
+      const max = this.ctx.config.maxSubscriptionsPerConnection;
+      return this.sendError(id, 'too_many_subscriptions', `At most ${max} subscriptions per connection.`);
+    }
+    const started = startSubscription(this.ctx, channel, this, cursor, (err) => {
+      this.ctx.logger.error({ err, channel }, 'replay failed');
+      this.close(CloseCode.internalError, 'replay failed: resume from your last cursor');
+    });
+    if (!started.ok) return this.sendError(id, started.code, 'The cursor is not one this hub issued.');
+    // Subscribing again replaces the subscription: the new cursor is what the client wants now.
+    if (previous) this.drop(previous);
+    this.subs.set(channel, started.sub);
+    this.send(serverFrame.subscribed(id, channel, started.resumed, started.cursor, started.reason));
+    void started.run();
+  }
+
+  private unsubscribe(id: number | undefined, channel: string): void {
+    const sub = this.subs?.get(channel);
+    if (sub) {
+      this.drop(sub);
+      this.subs!.delete(channel);
+    }
+    this.send(serverFrame.unsubscribed(id, channel));
+  }
+
+  private publish(frame: PublishFrame): void {
+    const { op: _op, id, ...input } = frame;
+    if (!mayPublish(this.principal, input.channel)) {
+      return this.sendError(id, 'forbidden', `The token does not grant publishing to ${input.channel}.`);
+    }
+    const { publishRatePerS } = this.ctx.config;
+    const now = this.ctx.clock.now();
+    this.bucket ??= new TokenBucket(publishRatePerS, publishRatePerS, now);
+    if (!this.bucket.take(now)) {
+      return this.sendError(id, 'rate_limited', `At most ${publishRatePerS} publishes per second per connection.`);
+    }
+    const done = this.ctx.publisher.publishOne(input, { via: 'ws' }).then(
+      ({ body }) => this.send(serverFrame.ack(id, body.id, body.cursor)),
+      (err: unknown) => {
+        if (!isHubError(err)) this.ctx.logger.error({ err }, 'publish over WebSocket failed');
+        const code = isHubError(err) && isPublishRefusal(err.code) ? err.code : 'internal_error';
+        this.sendError(id, code, isHubError(err) ? err.message : 'Internal error.');
+      },
+    );
+    const inFlight = (this.inFlight ??= new Set());
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+  }
+
+  private drop(sub: Subscription): void {
+    sub.cancel();
+    this.ctx.registry.remove(sub);
+  }
+
+  private send(text: string): void {
+    if (this.isOpen()) this.ws.send(text);
+  }
+
+  private sendError(id: number | undefined, code: FrameErrorCode, message: string): void {
+    this.ctx.metrics.frameErrors.inc({ code });
+    this.send(serverFrame.error(id, code, message));
+  }
+}
+
+function isPublishRefusal(code: string): code is 'overloaded' | 'storage_unavailable' | 'shutting_down' {
+  return code === 'overloaded' || code === 'storage_unavailable' || code === 'shutting_down';
+}

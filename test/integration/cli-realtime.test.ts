@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startHub, TOKEN_SECRET, type TestHub } from '../helpers/hub.js';
+import { publish } from '../helpers/tokens.js';
+import { connect } from '../helpers/ws-client.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, PUSHHUB_TOKEN_SECRET: TOKEN_SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+let hub: TestHub;
+beforeAll(async () => {
+  hub = await startHub({ config: { logLevel: 'info' } });
+});
+afterAll(() => hub.close());
+
+it('pushhub token mints a token the hub accepts, with the grants asked for', async () => {
+  const child = cli(['token', '--channels', 'cli.*', '--sub', 'me', '--ttl', '2m']);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((resolve) => child.on('exit', resolve));
+  expect(child.exitCode).toBe(0);
+  const token = out.trim();
+  const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number; sub: string };
+  expect(claims.exp - claims.iat).toBe(120);
+  expect(claims.sub).toBe('me');
+  const c = await connect(hub.url, { query: token });
+  expect((await c.request({ op: 'subscribe', channel: 'cli.x' })).op).toBe('subscribed');
+  expect((await c.request({ op: 'subscribe', channel: 'other' })).code).toBe('forbidden');
+  c.close();
+});
+
+it('pushhub tail prints each event as a JSON line, resuming after --cursor', async () => {
+  const first = await publish(hub, 'tailed', { n: 1 });
+  await publish(hub, 'tailed', { n: 2 });
+  const child = cli(['tail', 'tailed', '--cursor', first.cursor, '--url', hub.url, '--api-key', 'test-api-key-0123456789']);
+  const lines: Array<{ data: { n: number } }> = [];
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as { data: { n: number } }));
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + 15_000;
+  while (!stderr.includes('subscribed to tailed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await publish(hub, 'tailed', { n: 3 });
+  while (lines.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGINT');
+  await new Promise((resolve) => child.on('exit', resolve));
+  expect(lines.map((l) => l.data.n)).toEqual([2, 3]);
+  expect(stderr).toContain('resumed: true');
+});
