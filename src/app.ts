@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Retention } from './retention.js';
 import { openStore, type Store } from './store/index.js';
+import { createWebhooks, type Webhooks } from './webhooks/index.js';
 
 export interface AppOptions {
   config: Config;
@@ -31,6 +32,7 @@ export interface App {
   readonly groupCommit: GroupCommit;
   readonly retention: Retention;
   readonly metrics: Metrics;
+  readonly webhooks: Webhooks;
   /** Starts listening and the background workers; resolves with the base URL. */
   listen(): Promise<string>;
   /** Graceful stop: refuse new work, finish or release what is under way, close the database. */
@@ -51,11 +53,13 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
   const idempotency = new Idempotency(store, clock, config.retention.idempotencyMs);
   const publisher = new Publisher({ groupCommit, idempotency, codec, clock, random });
   const auth = createAuthenticator(config.apiKey);
+  const webhooks = createWebhooks({ config, store, codec, groupCommit, clock, random, logger, metrics });
   const { retention: keep } = config;
   const retention = new Retention({
     tasks: [
       { table: 'events', pruneBatch: (now) => store.events.pruneBatch(now - keep.eventsMs, keep.batchSize) },
       { table: 'idempotency_keys', pruneBatch: (now) => store.idempotency.pruneBatch(now - keep.idempotencyMs, keep.batchSize) },
+      ...webhooks.pruneTasks,
     ],
     batchSize: keep.batchSize,
     intervalMs: keep.intervalMs,
@@ -73,12 +77,13 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     publisher,
     auth,
     metrics,
-    deliveriesOf: () => [],
-    readiness: new Map(),
+    deliveriesOf: webhooks.deliveriesOf,
+    readiness: new Map([['webhooks', webhooks.readiness]]),
   };
   eventRoutes(server, ctx);
   channelRoutes(server, ctx);
   opsRoutes(server, ctx);
+  webhooks.routes(server, ctx);
 
   let closed: Promise<void> | undefined;
   return {
@@ -89,9 +94,11 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     groupCommit,
     retention,
     metrics,
+    webhooks,
     async listen() {
       const address = await server.listen({ host: config.host, port: config.port });
       retention.start();
+      webhooks.start();
       logger.info({ address, db: config.db, synchronous: config.synchronous }, 'pushhub listening');
       return address;
     },
@@ -100,6 +107,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
         closing = true;
         await server.close(); // waits for in-flight requests, whose commits still run
         groupCommit.close();
+        await webhooks.stop(config.shutdownGraceMs); // finish or re-queue what is under way
         await retention.stop();
         store.close();
         logger.info('pushhub stopped');

@@ -1,9 +1,11 @@
 import type { Random } from '../clock.js';
 import { newEpoch } from '../domain/cursor.js';
 import { openDatabase, type DbOptions } from './db.js';
+import { deliveriesRepo, type DeliveriesRepo } from './deliveries.js';
 import { eventsRepo, type EventsRepo } from './events.js';
 import { idempotencyRepo, type IdempotencyRepo } from './idempotency.js';
 import { settingsRepo, type SettingsRepo } from './settings.js';
+import { subscriptionsRepo, type SubscriptionsRepo } from './subscriptions.js';
 
 /**
  * The only door to SQL. Everything above talks to these repositories, never to SQLite, so
@@ -15,8 +17,17 @@ export interface Store {
   readonly events: EventsRepo;
   readonly idempotency: IdempotencyRepo;
   readonly settings: SettingsRepo;
+  readonly subscriptions: SubscriptionsRepo;
+  readonly deliveries: DeliveriesRepo;
   /** Runs `fn` in one write transaction: all of it commits, durably, or none of it. */
   transaction<T>(fn: () => T): T;
+  /**
+   * Like `transaction`, atomic too, but its commit is not flushed to disk on its own: a
+   * process crash never loses it, a power cut may (the next durable commit flushes it). For
+   * bookkeeping whose loss only means redoing work, e.g. delivery claims and outcomes, where
+   * a lost record means one more at-least-once attempt.
+   */
+  relaxedTransaction<T>(fn: () => T): T;
   /** Throws when the database cannot take a write right now. */
   checkWritable(): void;
   /** Checkpoints the WAL into the database file and closes it. */
@@ -37,7 +48,20 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     settings,
     events: eventsRepo(db, settings),
     idempotency: idempotencyRepo(db),
+    subscriptions: subscriptionsRepo(db),
+    deliveries: deliveriesRepo(db),
     transaction: (fn) => db.transaction(fn).immediate(),
+    relaxedTransaction(fn) {
+      if (options.synchronous === 'NORMAL') return db.transaction(fn).immediate();
+      // WAL frames are appended in order and one fsync flushes all of them, so a later
+      // durable commit also makes this one durable: nothing is ever lost out of order.
+      db.pragma('synchronous = NORMAL');
+      try {
+        return db.transaction(fn).immediate();
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+    },
     checkWritable() {
       try {
         db.transaction(() => {

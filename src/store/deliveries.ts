@@ -1,0 +1,335 @@
+import type { Attempt, AttemptRecord, ClaimedDelivery, Delivery } from '../domain/delivery.js';
+import type { DeliveryState } from '../domain/event-status.js';
+import type { Db } from './db.js';
+
+export interface NewDelivery {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  eventSeq: number;
+}
+
+export interface ClaimRequest {
+  subscriptionId: string;
+  /** Ordered: only the queue head (lowest position), and only when it is due. */
+  ordered: boolean;
+  limit: number;
+  now: number;
+}
+
+export interface ClaimResult {
+  claimed: ClaimedDelivery[];
+  /**
+   * When the subscription next has due work among what was left: epoch ms, or null when
+   * nothing is waiting (or, ordered, when the head is now in flight).
+   */
+  nextDueAt: number | null;
+}
+
+export interface DeliveryFilter {
+  subscriptionId?: string | undefined;
+  state?: DeliveryState | undefined;
+  /** Only rows before this position (the list goes newest first). */
+  beforeSeq?: number | undefined;
+  limit: number;
+}
+
+/** Outcome of asking to re-queue one delivery. */
+export type RequeueResult = { ok: true; delivery: Delivery } | { ok: false; reason: 'not_found' | 'in_flight' | 'cancelled' };
+
+export interface DeliveryCounts {
+  /** subscription id → deliveries waiting (pending or retrying). */
+  waiting: Map<string, number>;
+  /** subscription id → dead letters. */
+  dead: Map<string, number>;
+}
+
+export interface DeliveriesRepo {
+  /** Writes one outbox row, due now. Call inside the event's transaction. */
+  insert(d: NewDelivery, now: number): void;
+  /** Marks due deliveries of one subscription in flight and returns them with their events. */
+  claim(req: ClaimRequest): ClaimResult;
+  /** Records attempts and their results; a delivery no longer in flight (cancelled) keeps its state. */
+  record(records: readonly AttemptRecord[], now: number): void;
+  /** Puts in-flight deliveries back in the queue, due now, their attempt not counted. */
+  release(seqs: readonly number[], now: number): void;
+  /** Releases every in-flight delivery; returns how many. */
+  releaseAll(now: number): number;
+  get(id: string): Delivery | undefined;
+  attempts(seq: number): Attempt[];
+  ofEvent(eventSeq: number): Delivery[];
+  /** Newest first. */
+  list(filter: DeliveryFilter): Delivery[];
+  /** Queues one delivery again, due now, with a fresh retry budget when it had finished. */
+  requeue(id: string, now: number): RequeueResult;
+  /** Re-queues up to `batch` dead deliveries of a subscription; returns how many. */
+  redriveBatch(subscriptionId: string, now: number, batch: number): number;
+  /** Cancels up to `batch` unfinished deliveries of a (deleted) subscription; returns how many. */
+  cancelBatch(subscriptionId: string, now: number, batch: number): number;
+  /** Removes up to `batch` deliveries finished before `cutoff`, with their attempts. */
+  pruneFinished(cutoff: number, batch: number): number;
+  /** Removes up to `batch` deliveries whose event is at or before `eventSeq` (pruned from the log). */
+  pruneOfEventsThrough(eventSeq: number, batch: number): number;
+  counts(): DeliveryCounts;
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  subscription_id: string;
+  event_id: string;
+  event_seq: number;
+  state: DeliveryState;
+  attempts: number;
+  cycle_attempts: number;
+  cycle_started_at: number | null;
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+}
+
+interface ClaimRow {
+  seq: number;
+  id: string;
+  subscription_id: string;
+  attempts: number;
+  cycle_attempts: number;
+  cycle_started_at: number | null;
+  next_attempt_at: number;
+  event_id: string;
+  event_seq: number;
+  /** The event's columns are null when retention already removed it. */
+  channel: string | null;
+  type: string | null;
+  occurred_at: number | null;
+  received_at: number | null;
+  data: string | null;
+}
+
+const COLUMNS =
+  'seq, id, subscription_id, event_id, event_seq, state, attempts, cycle_attempts, cycle_started_at, ' +
+  'next_attempt_at, last_status, last_error, created_at, updated_at, completed_at';
+
+const WAITING = "state IN ('pending', 'retrying')";
+const FINISHED = "state IN ('succeeded', 'dead', 'cancelled')";
+
+function fromRow(r: Row): Delivery {
+  return {
+    seq: r.seq,
+    id: r.id,
+    subscriptionId: r.subscription_id,
+    eventId: r.event_id,
+    eventSeq: r.event_seq,
+    state: r.state,
+    attempts: r.attempts,
+    cycleAttempts: r.cycle_attempts,
+    cycleStartedAt: r.cycle_started_at,
+    nextAttemptAt: r.next_attempt_at,
+    lastStatus: r.last_status,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    completedAt: r.completed_at,
+  };
+}
+
+const CLAIM_SELECT = `SELECT d.seq, d.id, d.subscription_id, d.attempts, d.cycle_attempts, d.cycle_started_at,
+    d.next_attempt_at, d.event_id, d.event_seq, e.channel, e.type, e.occurred_at, e.received_at, e.data
+  FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`;
+
+export function deliveriesRepo(db: Db): DeliveriesRepo {
+  const insert = db.prepare<[string, string, string, number, number, number, number]>(
+    `INSERT INTO deliveries (id, subscription_id, event_id, event_seq, state, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
+  );
+  const dueOf = db.prepare<[string, number, number], ClaimRow>(
+    `${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} AND d.next_attempt_at <= ?
+     ORDER BY d.next_attempt_at LIMIT ?`,
+  );
+  const headOf = db.prepare<[string], ClaimRow>(
+    `${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} ORDER BY d.seq LIMIT 1`,
+  );
+  const nextDue = db.prepare<[string], { at: number | null }>(
+    `SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE subscription_id = ? AND ${WAITING}`,
+  );
+  const markInFlight = db.prepare<[number, number]>("UPDATE deliveries SET state = 'in_flight', updated_at = ? WHERE seq = ?");
+  const markOrphan = db.prepare<[number, number, number]>(
+    `UPDATE deliveries SET state = 'cancelled', last_error = 'event no longer retained', updated_at = ?, completed_at = ?
+     WHERE seq = ?`,
+  );
+  const insertAttempt = db.prepare<[number, number, number, number, number | null, string | null, string | null]>(
+    `INSERT OR REPLACE INTO delivery_attempts (delivery_seq, n, at, duration_ms, status, error, response_body)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const recordResult = db.prepare<[string, number, number | null, string | null, number, number, number | null, number]>(
+    `UPDATE deliveries SET state = ?, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+       cycle_started_at = coalesce(cycle_started_at, ?), last_status = ?, last_error = ?,
+       next_attempt_at = ?, updated_at = ?, completed_at = ?
+     WHERE seq = ? AND state = 'in_flight'`,
+  );
+  // Back to where it was before the claim: an attempt that never got its answer is not counted.
+  const release = db.prepare<[number, number, number]>(
+    `UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END,
+       next_attempt_at = ?, updated_at = ? WHERE seq = ? AND state = 'in_flight'`,
+  );
+  const releaseAll = db.prepare<[number, number]>(
+    `UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END,
+       next_attempt_at = ?, updated_at = ? WHERE state = 'in_flight'`,
+  );
+  const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM deliveries WHERE id = ?`);
+  const attempts = db.prepare<[number], { n: number; at: number; duration_ms: number; status: number | null; error: string | null; response_body: string | null }>(
+    'SELECT n, at, duration_ms, status, error, response_body FROM delivery_attempts WHERE delivery_seq = ? ORDER BY n',
+  );
+  const ofEvent = db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM deliveries WHERE event_seq = ? ORDER BY seq`);
+  const listAll = db.prepare<[number, number], Row>(
+    `SELECT ${COLUMNS} FROM deliveries WHERE seq < ? ORDER BY seq DESC LIMIT ?`,
+  );
+  const listBySub = db.prepare<[string, number, number], Row>(
+    `SELECT ${COLUMNS} FROM deliveries WHERE subscription_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+  );
+  const listByState = db.prepare<[string, number, number], Row>(
+    `SELECT ${COLUMNS} FROM deliveries WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+  );
+  const listBySubState = db.prepare<[string, string, number, number], Row>(
+    `SELECT ${COLUMNS} FROM deliveries
+     WHERE state = ? AND subscription_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+  );
+  // A finished delivery starts a fresh retry budget; a waiting one only moves up.
+  const requeue = db.prepare<[number, number, number]>(
+    `UPDATE deliveries SET
+       cycle_attempts = CASE WHEN ${FINISHED} THEN 0 ELSE cycle_attempts END,
+       cycle_started_at = CASE WHEN ${FINISHED} THEN NULL ELSE cycle_started_at END,
+       state = CASE WHEN ${FINISHED} THEN 'pending' ELSE state END,
+       completed_at = NULL, next_attempt_at = ?, updated_at = ?
+     WHERE seq = ?`,
+  );
+  const redrive = db.prepare<[number, number, string, number]>(
+    `UPDATE deliveries SET state = 'pending', cycle_attempts = 0, cycle_started_at = NULL, completed_at = NULL,
+       next_attempt_at = ?, updated_at = ?
+     WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = ? LIMIT ?)`,
+  );
+  // Waiting rows through their partial index: old finished rows of the subscription are
+  // never scanned. In-flight rows are few, found through the state index.
+  const cancelWaiting = db.prepare<[number, number, string, number]>(
+    `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = ?, completed_at = ?
+     WHERE seq IN (SELECT seq FROM deliveries INDEXED BY deliveries_queue WHERE subscription_id = ? AND ${WAITING} LIMIT ?)`,
+  );
+  const cancelInFlight = db.prepare<[number, number, string]>(
+    `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = ?, completed_at = ?
+     WHERE state = 'in_flight' AND subscription_id = ?`,
+  );
+  const pruneFinished = db.prepare<[number, number]>(
+    `DELETE FROM deliveries WHERE seq IN
+       (SELECT seq FROM deliveries INDEXED BY deliveries_done WHERE ${FINISHED} AND completed_at < ? LIMIT ?)`,
+  );
+  const pruneOfEvents = db.prepare<[number, number]>(
+    'DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries WHERE event_seq <= ? LIMIT ?)',
+  );
+  const waitingCounts = db.prepare<[], { subscription_id: string; n: number }>(
+    `SELECT subscription_id, COUNT(*) AS n FROM deliveries WHERE ${WAITING} GROUP BY subscription_id`,
+  );
+  const deadCounts = db.prepare<[], { subscription_id: string; n: number }>(
+    "SELECT subscription_id, COUNT(*) AS n FROM deliveries WHERE state = 'dead' GROUP BY subscription_id",
+  );
+
+  const counted = (rows: Array<{ subscription_id: string; n: number }>): Map<string, number> =>
+    new Map(rows.map((r) => [r.subscription_id, r.n]));
+
+  /** Marks claimable rows in flight; a row whose event was pruned is cancelled instead. */
+  const take = (rows: ClaimRow[], now: number): ClaimedDelivery[] => {
+    const claimed: ClaimedDelivery[] = [];
+    for (const r of rows) {
+      if (r.data === null) {
+        markOrphan.run(now, now, r.seq);
+        continue;
+      }
+      markInFlight.run(now, r.seq);
+      claimed.push({
+        seq: r.seq,
+        id: r.id,
+        subscriptionId: r.subscription_id,
+        attempt: r.attempts + 1,
+        cycleAttempts: r.cycle_attempts,
+        cycleStartedAt: r.cycle_started_at,
+        event: {
+          seq: r.event_seq,
+          id: r.event_id,
+          channel: r.channel!,
+          type: r.type!,
+          occurredAt: r.occurred_at!,
+          receivedAt: r.received_at!,
+          data: r.data,
+        },
+      });
+    }
+    return claimed;
+  };
+
+  return {
+    insert: (d, now) => void insert.run(d.id, d.subscriptionId, d.eventId, d.eventSeq, now, now, now),
+    claim({ subscriptionId, ordered, limit, now }) {
+      if (ordered) {
+        const head = headOf.get(subscriptionId);
+        if (!head) return { claimed: [], nextDueAt: null };
+        if (head.next_attempt_at > now) return { claimed: [], nextDueAt: head.next_attempt_at };
+        const claimed = take([head], now);
+        // An orphan head was cancelled: whatever follows is due to be looked at at once.
+        return { claimed, nextDueAt: claimed.length > 0 ? null : now };
+      }
+      const claimed = take(dueOf.all(subscriptionId, now, limit), now);
+      return { claimed, nextDueAt: nextDue.get(subscriptionId)?.at ?? null };
+    },
+    record(records, now) {
+      for (const { deliverySeq, attempt: a, result } of records) {
+        insertAttempt.run(deliverySeq, a.n, a.at, a.durationMs, a.status, a.error, a.responseBody);
+        const finished = result.state === 'succeeded' || result.state === 'dead';
+        const next = 'nextAttemptAt' in result ? result.nextAttemptAt : now;
+        recordResult.run(result.state, a.at, a.status, a.error, next, now, finished ? now : null, deliverySeq);
+      }
+    },
+    release(seqs, now) {
+      for (const seq of seqs) release.run(now, now, seq);
+    },
+    releaseAll: (now) => releaseAll.run(now, now).changes,
+    get(id) {
+      const row = get.get(id);
+      return row && fromRow(row);
+    },
+    attempts: (seq) =>
+      attempts.all(seq).map((r) => ({
+        n: r.n,
+        at: r.at,
+        durationMs: r.duration_ms,
+        status: r.status,
+        error: r.error,
+        responseBody: r.response_body,
+      })),
+    ofEvent: (eventSeq) => ofEvent.all(eventSeq).map(fromRow),
+    list({ subscriptionId, state, beforeSeq, limit }) {
+      const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
+      let rows: Row[];
+      if (subscriptionId !== undefined && state !== undefined) rows = listBySubState.all(state, subscriptionId, before, limit);
+      else if (subscriptionId !== undefined) rows = listBySub.all(subscriptionId, before, limit);
+      else if (state !== undefined) rows = listByState.all(state, before, limit);
+      else rows = listAll.all(before, limit);
+      return rows.map(fromRow);
+    },
+    requeue(id, now) {
+      const row = get.get(id);
+      if (!row) return { ok: false, reason: 'not_found' };
+      if (row.state === 'in_flight') return { ok: false, reason: 'in_flight' };
+      if (row.state === 'cancelled') return { ok: false, reason: 'cancelled' };
+      requeue.run(now, now, row.seq);
+      return { ok: true, delivery: fromRow(get.get(id)!) };
+    },
+    redriveBatch: (subscriptionId, now, batch) => redrive.run(now, now, subscriptionId, batch).changes,
+    cancelBatch: (subscriptionId, now, batch) =>
+      cancelInFlight.run(now, now, subscriptionId).changes + cancelWaiting.run(now, now, subscriptionId, batch).changes,
+    pruneFinished: (cutoff, batch) => pruneFinished.run(cutoff, batch).changes,
+    pruneOfEventsThrough: (eventSeq, batch) => pruneOfEvents.run(eventSeq, batch).changes,
+    counts: () => ({ waiting: counted(waitingCounts.all()), dead: counted(deadCounts.all()) }),
+  };
+}
