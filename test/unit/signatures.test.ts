@@ -20,7 +20,7 @@ describe('standard scheme', () => {
   it('verifies with the standardwebhooks package', () => {
     const secret = newSecret(systemRandom);
     const ts = now();
-    const headers = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), ...createSigner('standard', [secret])('evt_1', ts, body) };
+    const headers: Record<string, string> = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), ...createSigner('standard', [secret])('evt_1', ts, body) };
     expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
     expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body));
   });
@@ -28,7 +28,7 @@ describe('standard scheme', () => {
   it('during a rotation carries two entries, each verifying with its own secret', () => {
     const [next, previous] = [newSecret(systemRandom), newSecret(systemRandom)];
     const ts = now();
-    const headers = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), ...createSigner('standard', [next, previous])('evt_1', ts, body) };
+    const headers: Record<string, string> = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), ...createSigner('standard', [next, previous])('evt_1', ts, body) };
     expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(() => new Webhook(next).verify(body, headers)).not.toThrow();
     expect(() => new Webhook(previous).verify(body, headers)).not.toThrow();
