@@ -15,6 +15,8 @@ export interface ClaimRequest {
   ordered: boolean;
   limit: number;
   now: number;
+  /** Only deliveries of events up to this log position: the durable head, never beyond. */
+  maxEventSeq: number;
 }
 
 export interface ClaimResult {
@@ -145,8 +147,8 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
     `INSERT INTO deliveries (id, subscription_id, event_id, event_seq, state, next_attempt_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
   );
-  const dueOf = db.prepare<[string, number, number], ClaimRow>(
-    `${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} AND d.next_attempt_at <= ?
+  const dueOf = db.prepare<[string, number, number, number], ClaimRow>(
+    `${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} AND d.next_attempt_at <= ? AND d.event_seq <= ?
      ORDER BY d.next_attempt_at LIMIT ?`,
   );
   const headOf = db.prepare<[string], ClaimRow>(
@@ -270,16 +272,18 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
 
   return {
     insert: (d, now) => void insert.run(d.id, d.subscriptionId, d.eventId, d.eventSeq, now, now, now),
-    claim({ subscriptionId, ordered, limit, now }) {
+    claim({ subscriptionId, ordered, limit, now, maxEventSeq }) {
       if (ordered) {
         const head = headOf.get(subscriptionId);
         if (!head) return { claimed: [], nextDueAt: null };
         if (head.next_attempt_at > now) return { claimed: [], nextDueAt: head.next_attempt_at };
+        // Not durable yet: the commit's notification comes once it is.
+        if (head.event_seq > maxEventSeq) return { claimed: [], nextDueAt: null };
         const claimed = take([head], now);
         // An orphan head was cancelled: whatever follows is due to be looked at at once.
         return { claimed, nextDueAt: claimed.length > 0 ? null : now };
       }
-      const claimed = take(dueOf.all(subscriptionId, now, limit), now);
+      const claimed = take(dueOf.all(subscriptionId, now, maxEventSeq, limit), now);
       return { claimed, nextDueAt: nextDue.get(subscriptionId)?.at ?? null };
     },
     record(records, now) {

@@ -185,6 +185,8 @@ export class Dispatcher {
     let wakeAt = INFINITY;
     let again = false;
     let room = maxInFlight - this.inFlight;
+    // Nothing is sent for an event a power cut could still undo.
+    const maxEventSeq = store.events.headSeq();
     // Lanes change only once the claims are committed: a failed transaction leaves no trace.
     store.relaxedTransaction(() => {
       for (let k = 0; k < subs.length && room > 0; k++) {
@@ -207,7 +209,7 @@ export class Dispatcher {
           limit = Math.min(limit, tokens);
         }
         limit = Math.min(limit, room, claimBatch);
-        const { claimed, nextDueAt } = store.deliveries.claim({ subscriptionId: sub.id, ordered: sub.ordered, limit, now });
+        const { claimed, nextDueAt } = store.deliveries.claim({ subscriptionId: sub.id, ordered: sub.ordered, limit, now, maxEventSeq });
         room -= claimed.length;
         plan.push({ entry, lane, claimed, nextDueAt: nextDueAt ?? INFINITY });
       }
