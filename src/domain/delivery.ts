@@ -47,10 +47,12 @@ export interface Attempt {
   responseBody: string | null;
 }
 
-/** Where an attempt leaves its delivery. `pending` is a delivery held by a disabled subscription. */
+/**
+ * Where an attempt leaves its delivery. `pending` is a delivery held by a disabled
+ * subscription; `cancelled`, one whose subscription was deleted during the attempt.
+ */
 export type AttemptResult =
-  | { state: 'succeeded' }
-  | { state: 'dead' }
+  | { state: 'succeeded' | 'dead' | 'cancelled' }
   | { state: 'retrying' | 'pending'; nextAttemptAt: number };
 
 /** An attempt to write, with what it decided. */

@@ -66,7 +66,7 @@ export interface DeliveriesRepo {
   requeue(id: string, now: number): RequeueResult;
   /** Re-queues up to `batch` dead deliveries of a subscription; returns how many. */
   redriveBatch(subscriptionId: string, now: number, batch: number): number;
-  /** Cancels up to `batch` unfinished deliveries of a (deleted) subscription; returns how many. */
+  /** Cancels up to `batch` waiting deliveries of a (deleted) subscription; returns how many. */
   cancelBatch(subscriptionId: string, now: number, batch: number): number;
   /** Removes up to `batch` deliveries finished before `cutoff`, with their attempts. */
   pruneFinished(cutoff: number, batch: number): number;
@@ -157,20 +157,28 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
   const nextDue = db.prepare<[string], { at: number | null }>(
     `SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE subscription_id = ? AND ${WAITING}`,
   );
-  const markInFlight = db.prepare<[number, number]>("UPDATE deliveries SET state = 'in_flight', updated_at = ? WHERE seq = ?");
+  // The hot path writes a whole batch per statement: rows travel as one JSON array, so a
+  // pass costs three statements however many deliveries it settles (bench/webhooks).
+  const markInFlight = db.prepare<[number, string]>(
+    "UPDATE deliveries SET state = 'in_flight', updated_at = ? WHERE seq IN (SELECT value FROM json_each(?))",
+  );
   const markOrphan = db.prepare<[number, number, number]>(
     `UPDATE deliveries SET state = 'cancelled', last_error = 'event no longer retained', updated_at = ?, completed_at = ?
      WHERE seq = ?`,
   );
-  const insertAttempt = db.prepare<[number, number, number, number, number | null, string | null, string | null]>(
+  // Each element: [delivery_seq, n, at, duration_ms, status, error, response_body].
+  const insertAttempts = db.prepare<[string]>(
     `INSERT OR REPLACE INTO delivery_attempts (delivery_seq, n, at, duration_ms, status, error, response_body)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?)`,
   );
-  const recordResult = db.prepare<[string, number, number | null, string | null, number, number, number | null, number]>(
-    `UPDATE deliveries SET state = ?, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
-       cycle_started_at = coalesce(cycle_started_at, ?), last_status = ?, last_error = ?,
-       next_attempt_at = ?, updated_at = ?, completed_at = ?
-     WHERE seq = ? AND state = 'in_flight'`,
+  // Each element: [seq, state, attempt at, status, error, next_attempt_at, completed_at].
+  const recordResults = db.prepare<[number, string]>(
+    `UPDATE deliveries SET state = r.state, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+       cycle_started_at = coalesce(cycle_started_at, r.at), last_status = r.status, last_error = r.error,
+       next_attempt_at = r.next, updated_at = ?, completed_at = r.completed
+     FROM (SELECT value ->> 0 AS seq, value ->> 1 AS state, value ->> 2 AS at, value ->> 3 AS status,
+                  value ->> 4 AS error, value ->> 5 AS next, value ->> 6 AS completed FROM json_each(?)) AS r
+     WHERE deliveries.seq = r.seq AND deliveries.state = 'in_flight'`,
   );
   // Back to where it was before the claim: an attempt that never got its answer is not counted.
   const release = db.prepare<[number, number, number]>(
@@ -192,12 +200,19 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
   const listBySub = db.prepare<[string, number, number], Row>(
     `SELECT ${COLUMNS} FROM deliveries WHERE subscription_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
+  // Dead letters have their own partial indexes; other states are rarer questions, answered
+  // by walking the list from the newest row.
   const listByState = db.prepare<[string, number, number], Row>(
     `SELECT ${COLUMNS} FROM deliveries WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
   const listBySubState = db.prepare<[string, string, number, number], Row>(
-    `SELECT ${COLUMNS} FROM deliveries
-     WHERE state = ? AND subscription_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+    `SELECT ${COLUMNS} FROM deliveries WHERE subscription_id = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+  );
+  const listDead = db.prepare<[number, number], Row>(
+    `SELECT ${COLUMNS} FROM deliveries WHERE state = 'dead' AND seq < ? ORDER BY seq DESC LIMIT ?`,
+  );
+  const listDeadBySub = db.prepare<[string, number, number], Row>(
+    `SELECT ${COLUMNS} FROM deliveries WHERE state = 'dead' AND subscription_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
   // A finished delivery starts a fresh retry budget; a waiting one only moves up.
   const requeue = db.prepare<[number, number, number]>(
@@ -213,15 +228,11 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
        next_attempt_at = ?, updated_at = ?
      WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = ? LIMIT ?)`,
   );
-  // Waiting rows through their partial index: old finished rows of the subscription are
-  // never scanned. In-flight rows are few, found through the state index.
+  // Waiting rows through their partial index: old finished rows are never scanned. Rows in
+  // flight are settled by the dispatcher, which sees the subscription gone.
   const cancelWaiting = db.prepare<[number, number, string, number]>(
     `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = ?, completed_at = ?
      WHERE seq IN (SELECT seq FROM deliveries INDEXED BY deliveries_queue WHERE subscription_id = ? AND ${WAITING} LIMIT ?)`,
-  );
-  const cancelInFlight = db.prepare<[number, number, string]>(
-    `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = ?, completed_at = ?
-     WHERE state = 'in_flight' AND subscription_id = ?`,
   );
   const pruneFinished = db.prepare<[number, number]>(
     `DELETE FROM deliveries WHERE seq IN
@@ -248,7 +259,6 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
         markOrphan.run(now, now, r.seq);
         continue;
       }
-      markInFlight.run(now, r.seq);
       claimed.push({
         seq: r.seq,
         id: r.id,
@@ -267,6 +277,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
         },
       });
     }
+    if (claimed.length > 0) markInFlight.run(now, JSON.stringify(claimed.map((c) => c.seq)));
     return claimed;
   };
 
@@ -287,12 +298,14 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       return { claimed, nextDueAt: nextDue.get(subscriptionId)?.at ?? null };
     },
     record(records, now) {
-      for (const { deliverySeq, attempt: a, result } of records) {
-        insertAttempt.run(deliverySeq, a.n, a.at, a.durationMs, a.status, a.error, a.responseBody);
-        const finished = result.state === 'succeeded' || result.state === 'dead';
-        const next = 'nextAttemptAt' in result ? result.nextAttemptAt : now;
-        recordResult.run(result.state, a.at, a.status, a.error, next, now, finished ? now : null, deliverySeq);
-      }
+      if (records.length === 0) return;
+      const attempts = records.map(({ deliverySeq, attempt: a }) => [deliverySeq, a.n, a.at, a.durationMs, a.status, a.error, a.responseBody]);
+      const results = records.map(({ deliverySeq, attempt, result }) => {
+        const waiting = 'nextAttemptAt' in result;
+        return [deliverySeq, result.state, attempt.at, attempt.status, attempt.error, waiting ? result.nextAttemptAt : now, waiting ? null : now];
+      });
+      insertAttempts.run(JSON.stringify(attempts));
+      recordResults.run(now, JSON.stringify(results));
     },
     release(seqs, now) {
       for (const seq of seqs) release.run(now, now, seq);
@@ -315,10 +328,13 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
     list({ subscriptionId, state, beforeSeq, limit }) {
       const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
       let rows: Row[];
-      if (subscriptionId !== undefined && state !== undefined) rows = listBySubState.all(state, subscriptionId, before, limit);
-      else if (subscriptionId !== undefined) rows = listBySub.all(subscriptionId, before, limit);
-      else if (state !== undefined) rows = listByState.all(state, before, limit);
-      else rows = listAll.all(before, limit);
+      if (state === 'dead') {
+        rows = subscriptionId === undefined ? listDead.all(before, limit) : listDeadBySub.all(subscriptionId, before, limit);
+      } else if (state !== undefined) {
+        rows = subscriptionId === undefined ? listByState.all(state, before, limit) : listBySubState.all(subscriptionId, state, before, limit);
+      } else {
+        rows = subscriptionId === undefined ? listAll.all(before, limit) : listBySub.all(subscriptionId, before, limit);
+      }
       return rows.map(fromRow);
     },
     requeue(id, now) {
@@ -330,8 +346,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       return { ok: true, delivery: fromRow(get.get(id)!) };
     },
     redriveBatch: (subscriptionId, now, batch) => redrive.run(now, now, subscriptionId, batch).changes,
-    cancelBatch: (subscriptionId, now, batch) =>
-      cancelInFlight.run(now, now, subscriptionId).changes + cancelWaiting.run(now, now, subscriptionId, batch).changes,
+    cancelBatch: (subscriptionId, now, batch) => cancelWaiting.run(now, now, subscriptionId, batch).changes,
     pruneFinished: (cutoff, batch) => pruneFinished.run(cutoff, batch).changes,
     pruneOfEventsThrough: (eventSeq, batch) => pruneOfEvents.run(eventSeq, batch).changes,
     counts: () => ({ waiting: counted(waitingCounts.all()), dead: counted(deadCounts.all()) }),

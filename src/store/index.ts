@@ -43,6 +43,8 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     settings.set('epoch', epoch);
   }
   const probe = db.prepare("UPDATE settings SET value = value WHERE key = 'epoch'");
+  const relaxSync = db.prepare('PRAGMA synchronous = NORMAL');
+  const restoreSync = db.prepare('PRAGMA synchronous = FULL');
   return {
     epoch,
     settings,
@@ -55,11 +57,11 @@ export function openStore(options: DbOptions & { random: Random }): Store {
       if (options.synchronous === 'NORMAL') return db.transaction(fn).immediate();
       // WAL frames are appended in order and one fsync flushes all of them, so a later
       // durable commit also makes this one durable: nothing is ever lost out of order.
-      db.pragma('synchronous = NORMAL');
+      relaxSync.run();
       try {
         return db.transaction(fn).immediate();
       } finally {
-        db.pragma('synchronous = FULL');
+        restoreSync.run();
       }
     },
     checkWritable() {

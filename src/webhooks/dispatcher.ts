@@ -1,16 +1,16 @@
 import type { Clock, Random } from '../clock.js';
 import type { CursorCodec } from '../domain/cursor.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
-import { envelopeJson } from '../domain/envelope.js';
 import type { DisabledReason, Subscription } from '../domain/subscription.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/index.js';
-import { FailureWindow, type PauseRule } from './failure-window.js';
+import type { PauseRule } from './failure-window.js';
+import { Lanes } from './lanes.js';
 import type { WebhookMetrics } from './metrics.js';
 import { decide, type Decision } from './outcome.js';
+import { deliveryRequest } from './request.js';
 import type { HttpSender, SendResult } from './sender.js';
 import type { IndexedSubscription, SubscriptionIndex } from './subscription-index.js';
-import { TokenBucket } from './token-bucket.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -28,21 +28,29 @@ export interface DispatcherOptions {
   pauseRule: PauseRule;
 }
 
-/** What the dispatcher knows of one subscription between passes. */
-interface Lane {
-  inFlight: number;
-  /** Earliest time it may have due work (epoch ms); Infinity: none known. */
-  nextDueAt: number;
-  bucket: TokenBucket | undefined;
-  rate: number | null;
-  failures: FailureWindow;
-}
-
 interface Finished {
   claimed: ClaimedDelivery;
-  entry: IndexedSubscription;
   result: SendResult;
   startedAt: number;
+  /** Already in its lane's failure record (a pass that failed is retried without counting twice). */
+  counted?: boolean;
+}
+
+/** A finished attempt judged: its decision, or null when it was cut short (not counted). */
+interface Judged extends Finished {
+  entry: IndexedSubscription | undefined;
+  decision: Decision | null;
+}
+
+interface Pause {
+  sub: Subscription;
+  reason: DisabledReason;
+}
+
+interface Claim {
+  entry: IndexedSubscription;
+  claimed: ClaimedDelivery[];
+  nextDueAt: number;
 }
 
 /** Every minute each subscription is looked at even without a signal: a safety net, not the mechanism. */
@@ -52,16 +60,16 @@ const INFINITY = Number.POSITIVE_INFINITY;
 /**
  * Claims due deliveries, sends them, records the outcomes.
  *
- * One pass (`pump`, run on the next turn after any wake-up) first records every finished
- * attempt in one transaction, then walks the subscriptions (round-robin, so a global cap
- * cannot starve the same ones every time) and claims, in a second transaction, what each
- * may take: its due work up to `max_in_flight` (1 and queue order when `ordered`), its rate
- * limit and what is left of the global cap. Wake-ups come from commits (fresh events, no
- * polling delay), finished attempts, and one timer set to the earliest known due time.
- * A slow receiver only fills its own lane.
+ * One pass (run on the next turn after any wake-up, so many wake-ups make one pass) writes,
+ * in a single transaction, the outcomes of every attempt finished since the last pass and
+ * the claims of new work: for each subscription in turn (round-robin, so the global cap
+ * cannot starve the same ones every time) its due deliveries up to `max_in_flight` (1, in
+ * queue order, when `ordered`), its rate limit and what is left of the global cap.
+ * Wake-ups come from commits (fresh events, no polling delay), finished attempts, and one
+ * timer set to the earliest known due time. A slow receiver only fills its own lane.
  */
 export class Dispatcher {
-  private readonly lanes = new Map<string, Lane>();
+  private readonly lanes: Lanes;
   private finished: Finished[] = [];
   private readonly underWay = new Set<Promise<void>>();
   private inFlight = 0;
@@ -72,7 +80,9 @@ export class Dispatcher {
   private resync: NodeJS.Timeout | undefined;
   private roundRobin = 0;
 
-  constructor(private readonly opts: DispatcherOptions) {}
+  constructor(private readonly opts: DispatcherOptions) {
+    this.lanes = new Lanes(opts.pauseRule);
+  }
 
   /**
    * Starts dispatching. In-flight rows at start were claimed by a process that is gone (a
@@ -105,7 +115,7 @@ export class Dispatcher {
       this.opts.sender.abortAll();
       await all;
     }
-    this.record();
+    this.pass(false);
   }
 
   /** Attempts under way now. */
@@ -115,21 +125,18 @@ export class Dispatcher {
 
   /** A problem for /readyz, or null. */
   problem(): string | null {
-    if (!this.running) return 'not running';
-    return null;
+    return this.running ? null : 'not running';
   }
 
   /** A subscription may have work due now (new deliveries, a re-queue, re-enabled). */
   dueNow(subscriptionId: string): void {
-    const lane = this.lanes.get(subscriptionId);
-    if (lane) lane.nextDueAt = Math.min(lane.nextDueAt, this.opts.clock.now());
+    this.lanes.get(subscriptionId)?.dueBy(this.opts.clock.now());
     this.wake();
   }
 
-  /** Settings changed: rate limit rebuilt; a re-enabled subscription starts a clean failure record. */
+  /** Settings changed; a re-enabled subscription starts with a clean failure record. */
   changed(sub: Subscription, reenabled: boolean): void {
-    const lane = this.lanes.get(sub.id);
-    if (lane && reenabled) lane.failures = new FailureWindow(this.opts.pauseRule);
+    if (reenabled) this.lanes.get(sub.id)?.forgive();
     this.dueNow(sub.id);
   }
 
@@ -141,202 +148,190 @@ export class Dispatcher {
   wake(): void {
     if (this.scheduled || !this.running) return;
     this.scheduled = true;
-    setImmediate(() => this.pump());
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.running) this.pass(true);
+    });
   }
 
   private dueAll(): void {
     const now = this.opts.clock.now();
-    for (const lane of this.lanes.values()) lane.nextDueAt = Math.min(lane.nextDueAt, now);
-    for (const { sub } of this.opts.index.all()) this.laneOf(sub, now);
+    this.lanes.allDueBy(now);
+    for (const { sub } of this.opts.index.all()) this.lanes.of(sub, now);
     this.wake();
   }
 
-  private laneOf(sub: Subscription, now: number): Lane {
-    let lane = this.lanes.get(sub.id);
-    if (!lane) {
-      lane = { inFlight: 0, nextDueAt: now, bucket: undefined, rate: null, failures: new FailureWindow(this.opts.pauseRule) };
-      this.lanes.set(sub.id, lane);
-    }
-    if (lane.rate !== sub.rateLimitPerS) {
-      lane.rate = sub.rateLimitPerS;
-      lane.bucket = sub.rateLimitPerS === null ? undefined : new TokenBucket(sub.rateLimitPerS, now);
-    }
-    return lane;
-  }
-
-  private pump(): void {
-    this.scheduled = false;
-    if (!this.running) return;
-    try {
-      this.record();
-      this.claimAndSend();
-    } catch (err) {
-      // Storage trouble (busy, full): try again shortly rather than stall.
-      this.opts.logger.error({ err }, 'dispatcher pass failed; retrying in 1 s');
-      this.arm(this.opts.clock.now() + 1000);
-    }
-  }
-
-  private claimAndSend(): void {
-    const { store, index, clock, maxInFlight, claimBatch } = this.opts;
+  /** Records what finished and, when `claim`, claims new work: one transaction. */
+  private pass(claim: boolean): void {
+    const { store, clock, logger } = this.opts;
     const now = clock.now();
+    const judged = this.finished.map((f) => this.judge(f, now));
+    this.finished = [];
+    // Decided before the claims, so this pass refills freed slots, follows the new due
+    // times, and claims nothing for a subscription it is switching off.
+    this.occupy(judged, -1);
+    this.hint(judged, now);
+    const pauses = this.pauses(judged, now);
+    let claims: Claim[];
+    try {
+      claims = store.relaxedTransaction(() => {
+        store.deliveries.record(judged.flatMap((j) => (j.decision ? [j.decision.record] : [])), now);
+        store.deliveries.release(judged.filter((j) => !j.decision).map((j) => j.claimed.seq), now);
+        for (const { sub, reason } of pauses) store.subscriptions.setEnabled(sub.id, false, reason, now);
+        return claim ? this.claim(now, new Set(pauses.map((p) => p.sub.id))) : [];
+      });
+    } catch (err) {
+      // Storage trouble (busy, full): keep everything for the next pass, shortly.
+      this.occupy(judged, +1);
+      this.finished = [...judged, ...this.finished];
+      logger.error({ err }, 'dispatcher pass failed; retrying in 1 s');
+      this.arm(now + 1000);
+      return;
+    }
+    this.settle(judged, now);
+    this.pause(pauses, now);
+    if (claim) this.launch(claims, now);
+  }
+
+  private judge(f: Finished, now: number): Judged {
+    // The subscription as it is now: changed, or deleted, during the attempt.
+    const entry = this.opts.index.get(f.claimed.subscriptionId);
+    if (f.result.outcome === 'aborted') return { ...f, entry, decision: null };
+    return { ...f, entry, decision: decide(f.claimed, f.result, f.startedAt, now, entry?.policy ?? null, this.opts.random) };
+  }
+
+  private occupy(judged: readonly Judged[], delta: 1 | -1): void {
+    for (const j of judged) {
+      const lane = this.lanes.get(j.claimed.subscriptionId);
+      if (lane) lane.inFlight += delta;
+      this.inFlight += delta;
+    }
+  }
+
+  /** When the subscriptions of finished attempts next have work: seen by this pass's claims. */
+  private hint(judged: readonly Judged[], now: number): void {
+    for (const { claimed, entry, decision } of judged) {
+      const lane = this.lanes.get(claimed.subscriptionId);
+      if (!lane || !entry) continue;
+      const next = decision?.record.result;
+      // Ordered: the queue head moved on, or was rescheduled. Cut short: re-queued, due now.
+      if (entry.sub.ordered || !next) lane.dueBy(now);
+      else if ('nextAttemptAt' in next) lane.dueBy(next.nextAttemptAt);
+    }
+  }
+
+  /** Claims, within the transaction, what each subscription may take now. Lanes change after commit. */
+  private claim(now: number, pausing: ReadonlySet<string>): Claim[] {
+    const { store, index, maxInFlight, claimBatch } = this.opts;
     const subs = index.all();
-    const plan: Array<{ entry: IndexedSubscription; lane: Lane; claimed: ClaimedDelivery[]; nextDueAt: number }> = [];
-    let wakeAt = INFINITY;
-    let again = false;
+    const claims: Claim[] = [];
     let room = maxInFlight - this.inFlight;
     // Nothing is sent for an event a power cut could still undo.
     const maxEventSeq = store.events.headSeq();
-    // Lanes change only once the claims are committed: a failed transaction leaves no trace.
-    store.relaxedTransaction(() => {
-      for (let k = 0; k < subs.length && room > 0; k++) {
-        const entry = subs[(this.roundRobin + k) % subs.length]!;
-        const { sub } = entry;
-        if (!sub.enabled) continue; // held: its deliveries wait, nothing is claimed
-        const lane = this.laneOf(sub, now);
-        if (lane.nextDueAt > now) {
-          wakeAt = Math.min(wakeAt, lane.nextDueAt);
-          continue;
-        }
-        let limit = sub.ordered ? 1 - lane.inFlight : sub.maxInFlight - lane.inFlight;
-        if (limit <= 0) continue; // a finished attempt wakes us
-        if (lane.bucket) {
-          const tokens = lane.bucket.available(now);
-          if (tokens < 1) {
-            wakeAt = Math.min(wakeAt, lane.bucket.nextTokenAt(now));
-            continue;
-          }
-          limit = Math.min(limit, tokens);
-        }
-        limit = Math.min(limit, room, claimBatch);
-        const { claimed, nextDueAt } = store.deliveries.claim({ subscriptionId: sub.id, ordered: sub.ordered, limit, now, maxEventSeq });
-        room -= claimed.length;
-        plan.push({ entry, lane, claimed, nextDueAt: nextDueAt ?? INFINITY });
-      }
-    });
+    for (let k = 0; k < subs.length && room > 0; k++) {
+      const entry = subs[(this.roundRobin + k) % subs.length]!;
+      const { sub } = entry;
+      if (!sub.enabled || pausing.has(sub.id)) continue; // held: its deliveries wait, nothing is claimed
+      const lane = this.lanes.of(sub, now);
+      if (lane.nextDueAt > now) continue;
+      const limit = Math.min(lane.room(sub, now), room, claimBatch);
+      if (limit <= 0) continue; // a finished attempt or the timer wakes us
+      const { claimed, nextDueAt } = store.deliveries.claim({ subscriptionId: sub.id, ordered: sub.ordered, limit, now, maxEventSeq });
+      room -= claimed.length;
+      claims.push({ entry, claimed, nextDueAt: nextDueAt ?? INFINITY });
+    }
     this.roundRobin = subs.length > 0 ? (this.roundRobin + 1) % subs.length : 0;
-    for (const { entry, lane, claimed, nextDueAt } of plan) {
+    return claims;
+  }
+
+  /** Starts the claimed attempts and sets the timer for the next known due time. */
+  private launch(claims: readonly Claim[], now: number): void {
+    let again = false;
+    for (const { entry, claimed, nextDueAt } of claims) {
+      const lane = this.lanes.of(entry.sub, now);
       lane.nextDueAt = nextDueAt;
       lane.inFlight += claimed.length;
       this.inFlight += claimed.length;
       lane.bucket?.take(claimed.length, now);
-      if (nextDueAt > now) wakeAt = Math.min(wakeAt, nextDueAt);
-      else if (claimed.length === claimBatch) again = true; // more due than one batch
-      else if (lane.bucket) wakeAt = Math.min(wakeAt, lane.bucket.nextTokenAt(now));
+      if (claimed.length === this.opts.claimBatch && nextDueAt <= now) again = true; // more due than one batch
       for (const c of claimed) this.send(entry, c);
     }
     if (again) this.wake();
-    else this.arm(wakeAt);
+    else this.arm(this.nextWake(now));
+  }
+
+  /** The earliest time an enabled subscription may have work: due, or its rate limit refilled. */
+  private nextWake(now: number): number {
+    let at = INFINITY;
+    for (const { sub } of this.opts.index.all()) {
+      if (!sub.enabled) continue;
+      const lane = this.lanes.of(sub, now);
+      const due = lane.bucket && lane.nextDueAt <= now ? lane.bucket.nextTokenAt(now) : lane.nextDueAt;
+      if (due > now) at = Math.min(at, due);
+    }
+    return at;
   }
 
   private send(entry: IndexedSubscription, claimed: ClaimedDelivery): void {
-    const { clock, codec, sender } = this.opts;
-    const startedAt = clock.now();
-    const timestamp = Math.floor(startedAt / 1000);
-    const { event } = claimed;
-    const body = envelopeJson(event, codec.encode(event.seq));
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': 'pushhub-webhooks',
-      'webhook-id': event.id,
-      'webhook-timestamp': String(timestamp),
-      ...entry.signerAt(startedAt)(event.id, timestamp, body),
-      'x-event-id': event.id,
-      'x-event-type': event.type,
-      'x-pushhub-delivery': claimed.id,
-      'x-pushhub-attempt': String(claimed.attempt),
-    };
-    const attempt = sender
-      .send({ url: entry.url, headers, body, timeoutMs: entry.policy.timeoutMs })
+    const startedAt = this.opts.clock.now();
+    const attempt = this.opts.sender
+      .send(deliveryRequest(entry, claimed, this.opts.codec, startedAt))
       .catch((err: unknown): SendResult => {
         this.opts.logger.error({ err, deliveryId: claimed.id }, 'webhook attempt failed unexpectedly');
         return { outcome: 'network_error', status: null, error: 'internal_error', retryAfter: undefined, responseBody: null, durationMs: 0 };
       })
       .then((result) => {
-        this.finished.push({ claimed, entry, result, startedAt });
+        this.finished.push({ claimed, result, startedAt });
         this.wake();
       })
       .finally(() => this.underWay.delete(attempt));
     this.underWay.add(attempt);
   }
 
-  /** Writes every finished attempt in one transaction, then frees their lanes. */
-  private record(): void {
-    if (this.finished.length === 0) return;
-    const { store, index, clock, random } = this.opts;
-    const batch = this.finished;
-    this.finished = [];
-    const now = clock.now();
-    const released = batch.filter((f) => f.result.outcome === 'aborted').map((f) => f.claimed.seq);
-    const decided = batch
-      .filter((f) => f.result.outcome !== 'aborted')
-      .map((f) => {
-        // The subscription as it is now: it may have changed (or gone) during the attempt.
-        const entry = index.get(f.claimed.subscriptionId) ?? f.entry;
-        return { ...f, entry, decision: decide(f.claimed, f.result, f.startedAt, now, entry.policy, random) };
-      });
-    try {
-      store.relaxedTransaction(() => {
-        store.deliveries.record(decided.map((d) => d.decision.record), now);
-        store.deliveries.release(released, now);
-      });
-    } catch (err) {
-      this.finished = batch.concat(this.finished); // kept for the next pass
-      throw err;
+  /**
+   * The subscriptions to switch off: a 410 Gone, or a failure record past the pause rule.
+   * Each attempt enters its lane's failure record once, even if its pass is retried.
+   */
+  private pauses(judged: Judged[], now: number): Pause[] {
+    const pauses = new Map<string, Pause>();
+    for (const j of judged) {
+      const lane = this.lanes.get(j.claimed.subscriptionId);
+      if (!j.decision || !j.entry || !lane) continue;
+      const failing = !j.counted && lane.failures.add(j.decision.record.result.state !== 'succeeded', now);
+      j.counted = true;
+      const { sub } = j.entry;
+      if (!sub.enabled || pauses.has(sub.id)) continue;
+      if (j.decision.gone) pauses.set(sub.id, { sub, reason: 'gone' });
+      else if (failing) pauses.set(sub.id, { sub, reason: 'failing' });
     }
-    for (const f of batch) {
-      const lane = this.lanes.get(f.claimed.subscriptionId);
-      if (lane) lane.inFlight--;
-      this.inFlight--;
-    }
-    if (released.length > 0) for (const lane of this.lanes.values()) lane.nextDueAt = Math.min(lane.nextDueAt, now);
-    const pauses = new Map<string, DisabledReason>();
-    for (const d of decided) this.account(d.claimed, d.entry, d.result, d.decision, now, pauses);
-    if (pauses.size > 0) this.pause(pauses, now);
+    return [...pauses.values()];
   }
 
-  /** Metrics, logs, the lane's next due time and its failure record for one recorded attempt. */
-  private account(
-    claimed: ClaimedDelivery,
-    entry: IndexedSubscription,
-    result: SendResult,
-    decision: Decision,
-    now: number,
-    pauses: Map<string, DisabledReason>,
-  ): void {
+  /** After commit: metrics and logs. */
+  private settle(judged: readonly Judged[], now: number): void {
     const { metrics, logger } = this.opts;
-    metrics.attempts.inc({ outcome: result.outcome });
-    metrics.attemptDuration.observe(result.durationMs / 1000);
-    const next = decision.record.result;
-    const log = { deliveryId: claimed.id, subscriptionId: claimed.subscriptionId, eventId: claimed.event.id, attempt: claimed.attempt };
-    if (next.state === 'succeeded') {
-      metrics.deliveryLatency.observe(Math.max(0, now - claimed.event.receivedAt) / 1000);
-    } else if (next.state === 'dead') {
-      metrics.deadLettered.inc();
-      logger.warn({ ...log, status: result.status, error: result.error, reason: decision.dead }, 'delivery dead');
-    } else if (next.state === 'retrying') {
-      logger.debug({ ...log, status: result.status, error: result.error, nextAttemptAt: next.nextAttemptAt }, 'delivery retried');
+    for (const { claimed, result, decision } of judged) {
+      if (!decision) continue; // cut short: re-queued, not counted
+      metrics.attempts.inc({ outcome: result.outcome });
+      metrics.attemptDuration.observe(result.durationMs / 1000);
+      const next = decision.record.result;
+      const log = { deliveryId: claimed.id, subscriptionId: claimed.subscriptionId, eventId: claimed.event.id, attempt: claimed.attempt };
+      if (next.state === 'succeeded') {
+        metrics.deliveryLatency.observe(Math.max(0, now - claimed.event.receivedAt) / 1000);
+      } else if (next.state === 'dead') {
+        metrics.deadLettered.inc();
+        logger.warn({ ...log, status: result.status, error: result.error, reason: decision.dead }, 'delivery dead');
+      } else if (next.state === 'retrying') {
+        logger.debug({ ...log, status: result.status, error: result.error, nextAttemptAt: next.nextAttemptAt }, 'delivery retried');
+      }
     }
-    const lane = this.lanes.get(claimed.subscriptionId);
-    if (!lane) return; // deleted meanwhile
-    if (entry.sub.ordered) lane.nextDueAt = now; // the queue head moved on or was rescheduled
-    else if (next.state === 'retrying' || next.state === 'pending') lane.nextDueAt = Math.min(lane.nextDueAt, next.nextAttemptAt);
-    const failing = lane.failures.add(next.state !== 'succeeded', now);
-    if (!entry.sub.enabled || pauses.has(entry.sub.id)) return;
-    if (decision.gone) pauses.set(entry.sub.id, 'gone');
-    else if (failing) pauses.set(entry.sub.id, 'failing');
   }
 
-  /** Switches subscriptions off (410 Gone, or failing); their deliveries are held, not dropped. */
-  private pause(pauses: Map<string, DisabledReason>, now: number): void {
-    const { store, index, logger } = this.opts;
-    store.relaxedTransaction(() => {
-      for (const [id, reason] of pauses) store.subscriptions.setEnabled(id, false, reason, now);
-    });
-    for (const [id, reason] of pauses) {
-      const entry = index.get(id);
-      if (entry) index.set({ ...entry.sub, enabled: false, disabledReason: reason, updatedAt: now });
-      logger.warn({ subscriptionId: id, reason }, 'subscription disabled; its deliveries are held until it is enabled');
+  /** After commit: the index follows the subscriptions switched off; their deliveries are held, not dropped. */
+  private pause(pauses: readonly Pause[], now: number): void {
+    for (const { sub, reason } of pauses) {
+      this.opts.index.set({ ...sub, enabled: false, disabledReason: reason, updatedAt: now });
+      this.opts.logger.warn({ subscriptionId: sub.id, reason }, 'subscription disabled; its deliveries are held until it is enabled');
     }
   }
 

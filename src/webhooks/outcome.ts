@@ -16,14 +16,15 @@ export interface Decision {
 /**
  * API.md's outcome rules: 2xx succeeded; 410 holds the delivery (pending, due at once) and
  * disables the subscription; anything else is retried by the policy, with a 429/503
- * `Retry-After` as the earliest next time, until the policy says dead.
+ * `Retry-After` as the earliest next time, until the policy says dead. A subscription
+ * deleted during the attempt (policy null) leaves nothing to retry: cancelled.
  */
 export function decide(
   claimed: ClaimedDelivery,
   result: SendResult,
   startedAt: number,
   now: number,
-  policy: RetryPolicy,
+  policy: RetryPolicy | null,
   random: Random,
 ): Decision {
   const attempt = {
@@ -36,6 +37,7 @@ export function decide(
   };
   const of = (r: AttemptRecord['result']): AttemptRecord => ({ deliverySeq: claimed.seq, attempt, result: r });
   if (result.outcome === 'success') return { record: of({ state: 'succeeded' }), gone: false };
+  if (!policy) return { record: of({ state: 'cancelled' }), gone: false };
   if (result.status === 410) return { record: of({ state: 'pending', nextAttemptAt: now }), gone: true };
   const next = nextAttempt({
     attempt: claimed.cycleAttempts + 1,

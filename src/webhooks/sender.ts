@@ -1,5 +1,4 @@
-import { Agent, errors as undiciErrors } from 'undici';
-import type { Readable } from 'node:stream';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { BlockedAddressError, blockedLiteral, guardedLookup } from './url-guard.js';
 
 /** How an attempt ended, as counted in the metrics. */
@@ -34,18 +33,20 @@ export interface SenderOptions {
 /** Past this much response body the connection is dropped instead of drained for reuse. */
 const DRAIN_LIMIT = 64 * 1024;
 
-class AttemptTimeout extends Error {}
-class Shutdown extends Error {}
+class Cut extends Error {}
 
 /**
  * POSTs deliveries through one undici Agent: a keep-alive pool per receiver origin, so a
  * slow origin holds only its own sockets. Redirects are not followed (no redirect
- * interceptor). Every attempt has one deadline covering connect, headers and body.
+ * interceptor). Each attempt has one deadline covering connect, headers and body.
+ *
+ * It uses undici's handler-level `dispatch` rather than `request`: no stream, no
+ * AbortController, only the response headers it needs. On a busy hub this halves the cost
+ * of an attempt (measured with bench/webhooks).
  */
 export class HttpSender {
   private readonly agent: Agent;
-  /** Deadlines of the attempts under way, so shutdown can cut them short. */
-  private readonly underWay = new Set<AbortController>();
+  private readonly underWay = new Set<Attempt>();
 
   constructor(private readonly opts: SenderOptions) {
     this.agent = new Agent({
@@ -58,62 +59,109 @@ export class HttpSender {
     });
   }
 
-  async send({ url, headers, body, timeoutMs }: SendRequest): Promise<SendResult> {
-    const started = performance.now();
-    const done = (r: Omit<SendResult, 'durationMs'>): SendResult => ({
-      ...r,
-      durationMs: Math.round(performance.now() - started),
-    });
+  send({ url, headers, body, timeoutMs }: SendRequest): Promise<SendResult> {
     const literal = this.opts.allowPrivateUrls ? undefined : blockedLiteral(url.hostname);
-    if (literal) return done(failure('blocked', `url_not_allowed: ${literal.message}`));
-
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new AttemptTimeout()), timeoutMs);
-    this.underWay.add(deadline);
-    try {
-      const res = await this.agent.request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: 'POST',
-        headers,
-        body,
-        signal: deadline.signal,
+    if (literal) return Promise.resolve({ ...failure('blocked', `url_not_allowed: ${literal.message}`), durationMs: 0 });
+    return new Promise((resolve) => {
+      const attempt = new Attempt(this.opts.responseBodyBytes, timeoutMs, (result) => {
+        this.underWay.delete(attempt);
+        resolve(result);
       });
-      const responseBody = await readCapped(res.body, this.opts.responseBodyBytes);
-      const status = res.statusCode;
-      const retryAfter = res.headers['retry-after'];
-      if (status >= 200 && status < 300) {
-        return done({ outcome: 'success', status, error: null, retryAfter: undefined, responseBody });
-      }
-      const location = res.headers.location;
-      const error = status >= 300 && status < 400 ? `redirect not followed${location ? ` (location: ${String(location)})` : ''}` : null;
-      return done({
-        outcome: 'http_error',
-        status,
-        error,
-        retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
-        responseBody,
-      });
-    } catch (err) {
-      if (deadline.signal.reason instanceof Shutdown) return done(failure('aborted', 'aborted: the hub is shutting down'));
-      if (deadline.signal.reason instanceof AttemptTimeout) {
-        return done(failure('timeout', `timeout: no complete response within ${timeoutMs} ms`));
-      }
-      return done(classify(err));
-    } finally {
-      clearTimeout(timer);
-      this.underWay.delete(deadline);
-    }
+      this.underWay.add(attempt);
+      this.agent.dispatch({ origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body }, attempt);
+    });
   }
 
   /** Cuts every attempt under way short; each resolves as `aborted` (it does not count). */
   abortAll(): void {
-    for (const deadline of this.underWay) deadline.abort(new Shutdown());
+    for (const attempt of this.underWay) attempt.cut('aborted', 'aborted: the hub is shutting down');
   }
 
   /** Drops every connection; in-flight requests fail. */
   async close(): Promise<void> {
     await this.agent.destroy();
+  }
+}
+
+/** One request's handler: keeps the status, two headers and the first bytes of the body. */
+class Attempt implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private retryAfter: string | undefined;
+  private location: string | undefined;
+  private readonly kept: Buffer[] = [];
+  private keptBytes = 0;
+  private seen = 0;
+  private settled = false;
+  private readonly started = performance.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly cap: number,
+    timeoutMs: number,
+    private readonly done: (result: SendResult) => void,
+  ) {
+    this.timer = setTimeout(() => this.cut('timeout', `timeout: no complete response within ${timeoutMs} ms`), timeoutMs);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new Cut()); // timed out while waiting for a connection
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx: the real answer follows
+    this.status = statusCode;
+    const retryAfter = headers['retry-after'];
+    this.retryAfter = typeof retryAfter === 'string' ? retryAfter : undefined;
+    const location = headers.location;
+    this.location = typeof location === 'string' ? location : undefined;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.keptBytes < this.cap) {
+      const part = chunk.subarray(0, this.cap - this.keptBytes);
+      this.kept.push(part);
+      this.keptBytes += part.length;
+    }
+    this.seen += chunk.length;
+    if (this.seen > DRAIN_LIMIT) {
+      this.answered();
+      controller.abort(new Cut()); // not worth draining: drop the connection
+    }
+  }
+
+  onResponseEnd(): void {
+    this.answered();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.finish(classify(err));
+  }
+
+  /** Ends the attempt now (deadline, shutdown) and aborts the request if it started. */
+  cut(outcome: 'timeout' | 'aborted', error: string): void {
+    this.finish(failure(outcome, error));
+    this.controller?.abort(new Cut());
+  }
+
+  private answered(): void {
+    const status = this.status;
+    const responseBody = Buffer.concat(this.kept).toString('utf8');
+    if (status >= 200 && status < 300) {
+      this.finish({ outcome: 'success', status, error: null, retryAfter: undefined, responseBody });
+      return;
+    }
+    const redirect = status >= 300 && status < 400;
+    const error = redirect ? `redirect not followed${this.location ? ` (location: ${this.location})` : ''}` : null;
+    this.finish({ outcome: 'http_error', status, error, retryAfter: this.retryAfter, responseBody });
+  }
+
+  private finish(result: Omit<SendResult, 'durationMs'>): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.done({ ...result, durationMs: Math.round(performance.now() - this.started) });
   }
 }
 
@@ -135,24 +183,4 @@ function classify(err: unknown): Omit<SendResult, 'durationMs'> {
   const message = (cause.message ?? e.message ?? String(err)).slice(0, 300);
   const kind = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'dns_error' : /CERT|TLS|SSL/i.test(code ?? '') ? 'tls_error' : 'connection_error';
   return failure('network_error', `${kind}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`);
-}
-
-/** Reads up to `cap` bytes of a body as text; drains a little more so the socket can be reused. */
-async function readCapped(body: Readable, cap: number): Promise<string> {
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  let seen = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (keptBytes < cap) {
-      const part = chunk.subarray(0, cap - keptBytes);
-      kept.push(part);
-      keptBytes += part.length;
-    }
-    seen += chunk.length;
-    if (seen > DRAIN_LIMIT) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(kept).toString('utf8');
 }

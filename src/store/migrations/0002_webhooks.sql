@@ -40,18 +40,23 @@ CREATE TABLE deliveries (
   updated_at       INTEGER NOT NULL,
   completed_at     INTEGER                     -- when it became succeeded/dead/cancelled
 ) STRICT;
+-- Indexes that the life of every delivery touches are kept few: a state change only
+-- updates the partial indexes whose condition it enters or leaves.
 -- Due work of a subscription (unordered claims).
 CREATE INDEX deliveries_due ON deliveries (subscription_id, next_attempt_at)
   WHERE state IN ('pending', 'retrying');
 -- Queue head of a subscription (ordered claims).
 CREATE INDEX deliveries_queue ON deliveries (subscription_id, seq)
   WHERE state IN ('pending', 'retrying');
-CREATE INDEX deliveries_event ON deliveries (event_seq);
-CREATE INDEX deliveries_subscription ON deliveries (subscription_id, seq);
-CREATE INDEX deliveries_state ON deliveries (state, seq);
--- Terminal rows, for retention.
+-- Finished rows, for retention.
 CREATE INDEX deliveries_done ON deliveries (completed_at)
   WHERE state IN ('succeeded', 'dead', 'cancelled');
+-- The dead-letter queue, newest first, across and per subscription.
+CREATE INDEX deliveries_dead ON deliveries (seq) WHERE state = 'dead';
+CREATE INDEX deliveries_dead_by_subscription ON deliveries (subscription_id, seq) WHERE state = 'dead';
+-- Written once, at insert.
+CREATE INDEX deliveries_event ON deliveries (event_seq);
+CREATE INDEX deliveries_subscription ON deliveries (subscription_id, seq);
 
 -- Every attempt of a delivery, oldest first.
 CREATE TABLE delivery_attempts (
