@@ -93,23 +93,25 @@ interface Row {
   completed_at: number | null;
 }
 
-interface ClaimRow {
-  seq: number;
-  id: string;
-  subscription_id: string;
-  attempts: number;
-  cycle_attempts: number;
-  cycle_started_at: number | null;
-  next_attempt_at: number;
-  event_id: string;
-  event_seq: number;
-  /** The event's columns are null when retention already removed it. */
-  channel: string | null;
-  type: string | null;
-  occurred_at: number | null;
-  received_at: number | null;
-  data: string | null;
-}
+/**
+ * A claimable row with its event, as an array (better-sqlite3 `raw` mode: no object per
+ * row on the hottest read). The event's columns are null when retention already removed it.
+ */
+type ClaimRow = [
+  seq: number,
+  id: string,
+  attempts: number,
+  cycleAttempts: number,
+  cycleStartedAt: number | null,
+  nextAttemptAt: number,
+  eventId: string,
+  eventSeq: number,
+  channel: string | null,
+  type: string | null,
+  occurredAt: number | null,
+  receivedAt: number | null,
+  data: string | null,
+];
 
 const COLUMNS =
   'seq, id, subscription_id, event_id, event_seq, state, attempts, cycle_attempts, cycle_started_at, ' +
@@ -138,8 +140,8 @@ function fromRow(r: Row): Delivery {
   };
 }
 
-const CLAIM_SELECT = `SELECT d.seq, d.id, d.subscription_id, d.attempts, d.cycle_attempts, d.cycle_started_at,
-    d.next_attempt_at, d.event_id, d.event_seq, e.channel, e.type, e.occurred_at, e.received_at, e.data
+const CLAIM_SELECT = `SELECT d.seq, d.id, d.attempts, d.cycle_attempts, d.cycle_started_at, d.next_attempt_at,
+    d.event_id, d.event_seq, e.channel, e.type, e.occurred_at, e.received_at, e.data
   FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`;
 
 export function deliveriesRepo(db: Db): DeliveriesRepo {
@@ -147,13 +149,15 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
     `INSERT INTO deliveries (id, subscription_id, event_id, event_seq, state, next_attempt_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
   );
-  const dueOf = db.prepare<[string, number, number, number], ClaimRow>(
-    `${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} AND d.next_attempt_at <= ? AND d.event_seq <= ?
-     ORDER BY d.next_attempt_at LIMIT ?`,
-  );
-  const headOf = db.prepare<[string], ClaimRow>(
-    `${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} ORDER BY d.seq LIMIT 1`,
-  );
+  const dueOf = db
+    .prepare<[string, number, number, number], ClaimRow>(
+      `${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} AND d.next_attempt_at <= ? AND d.event_seq <= ?
+       ORDER BY d.next_attempt_at LIMIT ?`,
+    )
+    .raw(true);
+  const headOf = db
+    .prepare<[string], ClaimRow>(`${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} ORDER BY d.seq LIMIT 1`)
+    .raw(true);
   const nextDue = db.prepare<[string], { at: number | null }>(
     `SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE subscription_id = ? AND ${WAITING}`,
   );
@@ -252,29 +256,21 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
     new Map(rows.map((r) => [r.subscription_id, r.n]));
 
   /** Marks claimable rows in flight; a row whose event was pruned is cancelled instead. */
-  const take = (rows: ClaimRow[], now: number): ClaimedDelivery[] => {
+  const take = (subscriptionId: string, rows: ClaimRow[], now: number): ClaimedDelivery[] => {
     const claimed: ClaimedDelivery[] = [];
-    for (const r of rows) {
-      if (r.data === null) {
-        markOrphan.run(now, now, r.seq);
+    for (const [seq, id, attempts, cycleAttempts, cycleStartedAt, , eventId, eventSeq, channel, type, occurredAt, receivedAt, data] of rows) {
+      if (data === null) {
+        markOrphan.run(now, now, seq);
         continue;
       }
       claimed.push({
-        seq: r.seq,
-        id: r.id,
-        subscriptionId: r.subscription_id,
-        attempt: r.attempts + 1,
-        cycleAttempts: r.cycle_attempts,
-        cycleStartedAt: r.cycle_started_at,
-        event: {
-          seq: r.event_seq,
-          id: r.event_id,
-          channel: r.channel!,
-          type: r.type!,
-          occurredAt: r.occurred_at!,
-          receivedAt: r.received_at!,
-          data: r.data,
-        },
+        seq,
+        id,
+        subscriptionId,
+        attempt: attempts + 1,
+        cycleAttempts,
+        cycleStartedAt,
+        event: { seq: eventSeq, id: eventId, channel: channel!, type: type!, occurredAt: occurredAt!, receivedAt: receivedAt!, data },
       });
     }
     if (claimed.length > 0) markInFlight.run(now, JSON.stringify(claimed.map((c) => c.seq)));
@@ -287,14 +283,15 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       if (ordered) {
         const head = headOf.get(subscriptionId);
         if (!head) return { claimed: [], nextDueAt: null };
-        if (head.next_attempt_at > now) return { claimed: [], nextDueAt: head.next_attempt_at };
+        const [, , , , , nextAttemptAt, , eventSeq] = head;
+        if (nextAttemptAt > now) return { claimed: [], nextDueAt: nextAttemptAt };
         // Not durable yet: the commit's notification comes once it is.
-        if (head.event_seq > maxEventSeq) return { claimed: [], nextDueAt: null };
-        const claimed = take([head], now);
+        if (eventSeq > maxEventSeq) return { claimed: [], nextDueAt: null };
+        const claimed = take(subscriptionId, [head], now);
         // An orphan head was cancelled: whatever follows is due to be looked at at once.
         return { claimed, nextDueAt: claimed.length > 0 ? null : now };
       }
-      const claimed = take(dueOf.all(subscriptionId, now, maxEventSeq, limit), now);
+      const claimed = take(subscriptionId, dueOf.all(subscriptionId, now, maxEventSeq, limit), now);
       return { claimed, nextDueAt: nextDue.get(subscriptionId)?.at ?? null };
     },
     record(records, now) {

@@ -33,7 +33,7 @@ interface Finished {
   result: SendResult;
   startedAt: number;
   /** Already in its lane's failure record (a pass that failed is retried without counting twice). */
-  counted?: boolean;
+  counted: boolean;
 }
 
 /** A finished attempt judged: its decision, or null when it was cut short (not counted). */
@@ -71,8 +71,10 @@ const INFINITY = Number.POSITIVE_INFINITY;
 export class Dispatcher {
   private readonly lanes: Lanes;
   private finished: Finished[] = [];
-  private readonly underWay = new Set<Promise<void>>();
   private inFlight = 0;
+  /** Attempts whose result is not back yet (they may already be freed from their lane). */
+  private sending = 0;
+  private drained: (() => void) | undefined;
   private running = false;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -103,7 +105,10 @@ export class Dispatcher {
     this.running = false;
     clearTimeout(this.timer);
     clearInterval(this.resync);
-    const all = Promise.allSettled([...this.underWay]);
+    const all = new Promise<void>((resolve) => {
+      if (this.sending === 0) resolve();
+      else this.drained = resolve;
+    });
     let graceTimer: NodeJS.Timeout | undefined;
     const graceOver = await Promise.race([
       all.then(() => false),
@@ -193,11 +198,13 @@ export class Dispatcher {
     if (claim) this.launch(claims, now);
   }
 
+  /** Decides a finished attempt against its subscription as it is now (changed, or deleted, meanwhile). */
   private judge(f: Finished, now: number): Judged {
-    // The subscription as it is now: changed, or deleted, during the attempt.
-    const entry = this.opts.index.get(f.claimed.subscriptionId);
-    if (f.result.outcome === 'aborted') return { ...f, entry, decision: null };
-    return { ...f, entry, decision: decide(f.claimed, f.result, f.startedAt, now, entry?.policy ?? null, this.opts.random) };
+    const judged = f as Judged;
+    judged.entry = this.opts.index.get(f.claimed.subscriptionId);
+    judged.decision =
+      f.result.outcome === 'aborted' ? null : decide(f.claimed, f.result, f.startedAt, now, judged.entry?.policy ?? null, this.opts.random);
+    return judged;
   }
 
   private occupy(judged: readonly Judged[], delta: 1 | -1): void {
@@ -274,18 +281,12 @@ export class Dispatcher {
 
   private send(entry: IndexedSubscription, claimed: ClaimedDelivery): void {
     const startedAt = this.opts.clock.now();
-    const attempt = this.opts.sender
-      .send(deliveryRequest(entry, claimed, this.opts.codec, startedAt))
-      .catch((err: unknown): SendResult => {
-        this.opts.logger.error({ err, deliveryId: claimed.id }, 'webhook attempt failed unexpectedly');
-        return { outcome: 'network_error', status: null, error: 'internal_error', retryAfter: undefined, responseBody: null, durationMs: 0 };
-      })
-      .then((result) => {
-        this.finished.push({ claimed, result, startedAt });
-        this.wake();
-      })
-      .finally(() => this.underWay.delete(attempt));
-    this.underWay.add(attempt);
+    this.sending++;
+    this.opts.sender.send(deliveryRequest(entry, claimed, this.opts.codec, startedAt), (result) => {
+      this.finished.push({ claimed, result, startedAt, counted: false });
+      if (--this.sending === 0) this.drained?.();
+      this.wake();
+    });
   }
 
   /**
@@ -312,17 +313,26 @@ export class Dispatcher {
     const { metrics, logger } = this.opts;
     for (const { claimed, result, decision } of judged) {
       if (!decision) continue; // cut short: re-queued, not counted
-      metrics.attempts.inc({ outcome: result.outcome });
+      metrics.attempts(result.outcome).inc();
       metrics.attemptDuration.observe(result.durationMs / 1000);
       const next = decision.record.result;
-      const log = { deliveryId: claimed.id, subscriptionId: claimed.subscriptionId, eventId: claimed.event.id, attempt: claimed.attempt };
       if (next.state === 'succeeded') {
         metrics.deliveryLatency.observe(Math.max(0, now - claimed.event.receivedAt) / 1000);
-      } else if (next.state === 'dead') {
+        continue;
+      }
+      const log = {
+        deliveryId: claimed.id,
+        subscriptionId: claimed.subscriptionId,
+        eventId: claimed.event.id,
+        attempt: claimed.attempt,
+        status: result.status,
+        error: result.error,
+      };
+      if (next.state === 'dead') {
         metrics.deadLettered.inc();
-        logger.warn({ ...log, status: result.status, error: result.error, reason: decision.dead }, 'delivery dead');
+        logger.warn({ ...log, reason: decision.dead }, 'delivery dead');
       } else if (next.state === 'retrying') {
-        logger.debug({ ...log, status: result.status, error: result.error, nextAttemptAt: next.nextAttemptAt }, 'delivery retried');
+        logger.debug({ ...log, nextAttemptAt: next.nextAttemptAt }, 'delivery retried');
       }
     }
   }

@@ -3,7 +3,8 @@ import type { DeliveryCounts } from '../store/deliveries.js';
 import type { SendOutcome } from './sender.js';
 
 export interface WebhookMetrics {
-  readonly attempts: Counter<'outcome'>;
+  /** The attempts counter of one outcome (children are cached: this is on the hot path). */
+  attempts(outcome: SendOutcome): Counter.Internal;
   readonly attemptDuration: Histogram;
   /** Publish (commit) → receiver answered 2xx. */
   readonly deliveryLatency: Histogram;
@@ -60,11 +61,13 @@ export function createWebhookMetrics(registry: Registry, sources: WebhookMetricS
     labelNames: ['outcome'],
     registers,
   });
-  for (const outcome of ['success', 'http_error', 'timeout', 'network_error', 'blocked'] satisfies SendOutcome[]) {
-    attempts.inc({ outcome }, 0);
+  const byOutcome = new Map<SendOutcome, Counter.Internal>();
+  for (const outcome of ['success', 'http_error', 'timeout', 'network_error', 'blocked', 'aborted'] satisfies SendOutcome[]) {
+    byOutcome.set(outcome, attempts.labels({ outcome }));
   }
+  for (const outcome of ['success', 'http_error', 'timeout', 'network_error', 'blocked'] as const) byOutcome.get(outcome)!.inc(0);
   return {
-    attempts,
+    attempts: (outcome) => byOutcome.get(outcome)!,
     attemptDuration: new Histogram({
       name: 'pushhub_webhook_attempt_duration_seconds',
       help: 'Time of one webhook attempt, from request to the end of the response.',
