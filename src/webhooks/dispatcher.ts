@@ -169,6 +169,7 @@ export class Dispatcher {
   /** Records what finished and, when `claim`, claims new work: one transaction. */
   private pass(claim: boolean): void {
     const { store, clock, logger } = this.opts;
+    if (!claim && this.finished.length === 0) return;
     const now = clock.now();
     const judged = this.finished.map((f) => this.judge(f, now));
     this.finished = [];

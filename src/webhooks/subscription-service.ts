@@ -4,7 +4,7 @@ import { newId } from '../domain/ids.js';
 import { newSecret } from '../domain/signatures.js';
 import type { Subscription, SubscriptionSettings } from '../domain/subscription.js';
 import { HubError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { redactUrl, type Logger } from '../logger.js';
 import type { Store } from '../store/index.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { SubscriptionIndex } from './subscription-index.js';
@@ -60,7 +60,7 @@ export class SubscriptionService {
       updatedAt: now,
     };
     this.save(sub, false);
-    logger.info({ subscriptionId: sub.id, url: sub.url }, 'subscription created');
+    logger.info({ subscriptionId: sub.id, url: redactUrl(sub.url) }, 'subscription created');
     return sub;
   }
 

@@ -13,6 +13,7 @@ import {
   publish,
   publishMany,
   waitFor,
+  webhooksConfig,
 } from '../helpers/webhooks.js';
 
 let hub: TestHub;
@@ -400,5 +401,28 @@ describe('observability', () => {
     expect(metrics).toContain(`pushhub_webhook_deliveries_pending{subscription_id="${sub.id}"} 0`);
     expect(metrics).toContain('pushhub_webhook_deliveries_dead{');
     expect(await json(hub.api('/readyz'))).toMatchObject({ checks: { webhooks: 'ok' } });
+  });
+});
+
+describe('global in-flight cap', () => {
+  it('caps attempts under way across all subscriptions', async () => {
+    const capped = await startHub({ config: { allowPrivateUrls: true, webhooks: webhooksConfig({ maxInFlight: 2 }) } });
+    try {
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const rx = await receiver(() => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        setTimeout(() => inFlight--, 40);
+        return { status: 200, delayMs: 40 };
+      });
+      await createSubscription(capped, { url: rx.url, channels: ['cap'] });
+      await createSubscription(capped, { url: rx.url, channels: ['cap'] });
+      await publishMany(capped, 'cap', 4);
+      await rx.until((r) => r.length === 8);
+      expect(maxInFlight).toBe(2);
+    } finally {
+      await capped.close();
+    }
   });
 });
