@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { buildApp, type App } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
+import { defaultSettings } from '../src/domain/subscription.js';
 import { createLogger } from '../src/logger.js';
 import { BENCH_API_KEY, BENCH_TOKEN_SECRET, ROOT, emit, log, percentile, quick, round } from './lib.js';
 import type { PeerReply, PeerRequest } from './webhook-peer.js';
@@ -98,10 +99,7 @@ async function successes(app: App): Promise<number> {
 async function hubRun(app: App, url: string, n: number): Promise<number> {
   const { service } = app.webhooks;
   const channel = `bench.tp${Date.now()}`;
-  const sub = await service.create(
-    { url, channels: [channel], types: null, description: null, ordered: false, maxInFlight: CONCURRENCY, rateLimitPerS: null, signatureScheme: 'standard', retry: null },
-    false,
-  );
+  const sub = await service.create({ ...defaultSettings(url, [channel]), maxInFlight: CONCURRENCY }, false);
   for (let i = 0; i < n; i += 1000) {
     const inputs = Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ channel, type: 'order.created', data: { order_id: i + k, amount: 99.5, currency: 'EUR' } }));
     await app.publisher.publishBatch(inputs, { via: 'cli' });
@@ -137,17 +135,7 @@ try {
   const oursRate = await hubRun(app, url, DELIVERIES);
   log('pushhub', round(oursRate, 0), 'deliveries/s');
 
-  const steadySub = await app.webhooks.service.create({
-    url,
-    channels: ['bench.steady'],
-    types: null,
-    description: null,
-    ordered: false,
-    maxInFlight: 10,
-    rateLimitPerS: null,
-    signatureScheme: 'standard',
-    retry: null,
-  });
+  const steadySub = await app.webhooks.service.create(defaultSettings(url, ['bench.steady']));
   const reply = await ask({ type: 'steady', hubUrl, apiKey: BENCH_API_KEY, channel: 'bench.steady', ratePerS: STEADY_RATE, seconds: STEADY_S });
   if (reply.type !== 'latencies') throw new Error('peer answered out of turn');
   const samples = reply.latenciesMs;

@@ -18,6 +18,21 @@ export interface SubscriptionSettings {
   retry: RetryOverride | null;
 }
 
+/** API.md's defaults for everything but the URL and the channels. */
+export function defaultSettings(url: string, channels: string[]): SubscriptionSettings {
+  return {
+    url,
+    channels,
+    types: null,
+    description: null,
+    ordered: false,
+    maxInFlight: 10,
+    rateLimitPerS: null,
+    signatureScheme: 'standard',
+    retry: null,
+  };
+}
+
 /** A webhook subscription as stored. */
 export interface Subscription extends SubscriptionSettings {
   id: string;

@@ -5,7 +5,7 @@ import { HubError } from '../errors.js';
 import { requireServer } from './auth.js';
 import type { HttpContext } from './context.js';
 import type { WebhookRouteDeps } from './subscriptions.js';
-import { parseOr400 } from './validate.js';
+import { pageLimitSchema, parseOr400 } from './validate.js';
 
 /** A page cursor of the delivery list: the position of the last row shown, in base 36. */
 const CURSOR_RE = /^[0-9a-z]{1,11}$/;
@@ -13,12 +13,7 @@ const CURSOR_RE = /^[0-9a-z]{1,11}$/;
 const listQuerySchema = z.object({
   subscription_id: z.string().min(1).optional(),
   state: z.enum(['pending', 'in_flight', 'succeeded', 'retrying', 'dead', 'cancelled']).optional(),
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number from 1 to 1000')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000'))
-    .optional(),
+  limit: pageLimitSchema.optional(),
   after: z.string().regex(CURSOR_RE, 'is not a cursor from next_cursor').optional(),
 });
 const idParams = z.object({ id: z.string() });

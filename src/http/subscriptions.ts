@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { patternProblem } from '../domain/patterns.js';
 import type { RetryOverride } from '../domain/retry-policy.js';
-import { subscriptionView, type SubscriptionSettings } from '../domain/subscription.js';
+import { defaultSettings, subscriptionView, type SubscriptionSettings } from '../domain/subscription.js';
 import type { SubscriptionService } from '../webhooks/subscription-service.js';
 import { requireServer } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -74,21 +74,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: HttpContext, { ser
 
   app.post('/v1/subscriptions', { preHandler }, async (request, reply) => {
     const body = parseOr400(createSchema, request.body);
-    const sub = await service.create(
-      {
-        types: null,
-        description: null,
-        ordered: false,
-        maxInFlight: 10,
-        rateLimitPerS: null,
-        signatureScheme: 'standard',
-        retry: null,
-        ...settingsPatch(body),
-        url: body.url,
-        channels: body.channels,
-      },
-      body.enabled ?? true,
-    );
+    const sub = await service.create({ ...defaultSettings(body.url, body.channels), ...settingsPatch(body) }, body.enabled ?? true);
     return reply.code(201).send({ ...view(sub), secret: sub.secret });
   });
 

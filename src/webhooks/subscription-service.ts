@@ -24,7 +24,16 @@ export interface SubscriptionServiceOptions {
 /** Rows changed per transaction in bulk operations, so publishing never waits long behind them. */
 const BULK_BATCH = 1000;
 
-const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Runs `step` (one short transaction, returns rows changed) until a batch comes back short; yields between. */
+async function inBatches(step: () => number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = step();
+    total += n;
+    if (n < BULK_BATCH) return total;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 /**
  * Subscription writes and delivery re-queues. Each write commits durably, then updates the
@@ -93,13 +102,7 @@ export class SubscriptionService {
     const { store, index, dispatcher, clock, logger } = this.opts;
     index.remove(id); // no new deliveries, no new claims from here on
     try {
-      let cancelled = 0;
-      for (;;) {
-        const n = store.transaction(() => store.deliveries.cancelBatch(id, clock.now(), BULK_BATCH));
-        cancelled += n;
-        if (n < BULK_BATCH) break;
-        await yieldTurn();
-      }
+      const cancelled = await inBatches(() => store.transaction(() => store.deliveries.cancelBatch(id, clock.now(), BULK_BATCH)));
       store.transaction(() => store.subscriptions.delete(id));
       dispatcher.forget(id);
       logger.info({ subscriptionId: id, cancelled }, 'subscription deleted');
@@ -129,13 +132,7 @@ export class SubscriptionService {
   async redriveDead(id: string): Promise<number> {
     this.get(id);
     const { store, dispatcher, clock, logger } = this.opts;
-    let requeued = 0;
-    for (;;) {
-      const n = store.transaction(() => store.deliveries.redriveBatch(id, clock.now(), BULK_BATCH));
-      requeued += n;
-      if (n < BULK_BATCH) break;
-      await yieldTurn();
-    }
+    const requeued = await inBatches(() => store.transaction(() => store.deliveries.redriveBatch(id, clock.now(), BULK_BATCH)));
     dispatcher.dueNow(id);
     logger.info({ subscriptionId: id, requeued }, 'dead deliveries redriven');
     return requeued;

@@ -86,3 +86,21 @@ export async function startReceiver(script: Script = () => ({ status: 200 })): P
     },
   };
 }
+
+/**
+ * A script that answers after `delayMs` (status from `statusOf`, 200 by default) and
+ * records how many requests were open at once: `probe.max`.
+ */
+export function concurrencyProbe(delayMs: number, statusOf: (req: Received) => number = () => 200): Script & { max: number } {
+  let open = 0;
+  const probe = Object.assign(
+    (req: Received): Reply => {
+      open++;
+      probe.max = Math.max(probe.max, open);
+      setTimeout(() => open--, delayMs);
+      return { status: statusOf(req), delayMs };
+    },
+    { max: 0 },
+  );
+  return probe;
+}

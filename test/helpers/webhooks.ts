@@ -1,32 +1,13 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config.js';
+import type { AttemptJson, DeliveryJson } from '../../src/domain/delivery.js';
 import type { TestHub } from './hub.js';
 
 export interface CreatedSubscription {
   id: string;
   secret: string;
   [key: string]: unknown;
-}
-
-export interface DeliveryJson {
-  id: string;
-  subscription_id: string;
-  event_id: string;
-  state: string;
-  attempts: number;
-  next_attempt_at: string | null;
-  last_status: number | null;
-  last_error: string | null;
-}
-
-export interface AttemptJson {
-  n: number;
-  at: string;
-  duration_ms: number;
-  status: number | null;
-  error: string | null;
-  response_body: string | null;
 }
 
 /** Fast retries for tests: jittered delays of at most 20 ms. */

@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type TestHub } from '../helpers/hub.js';
-import { eventIds, startReceiver, type Receiver } from '../helpers/receiver.js';
+import { concurrencyProbe, eventIds, startReceiver, type Receiver } from '../helpers/receiver.js';
 import {
   FAST_RETRY,
   attemptsOf,
@@ -244,21 +244,15 @@ describe('dead letters', () => {
 
 describe('ordering and isolation', () => {
   it('ordered: one in flight, cursor order, early failures hold the rest back', async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    const rx = await receiver((req) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      setTimeout(() => inFlight--, 20);
-      return { status: req.index < 2 ? 500 : 200, delayMs: 20 };
-    });
+    const probe = concurrencyProbe(20, (req) => (req.index < 2 ? 500 : 200));
+    const rx = await receiver(probe);
     const channel = freshChannel();
     await createSubscription(hub, { url: rx.url, channels: [channel], ordered: true, max_in_flight: 10, retry: FAST_RETRY });
     const events = await publishMany(hub, channel, 5);
     await rx.until((r) => r.length === 7);
     const [e1, e2, e3, e4, e5] = events.map((e) => e.id);
     expect(eventIds(rx.received)).toEqual([e1, e1, e1, e2, e3, e4, e5]);
-    expect(maxInFlight).toBe(1);
+    expect(probe.max).toBe(1);
   });
 
   it('ordered: a delivery that goes dead releases the next', async () => {
@@ -288,19 +282,13 @@ describe('ordering and isolation', () => {
   });
 
   it('max_in_flight caps concurrent attempts to one subscription', async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    const rx = await receiver(() => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      setTimeout(() => inFlight--, 50);
-      return { status: 200, delayMs: 50 };
-    });
+    const probe = concurrencyProbe(50);
+    const rx = await receiver(probe);
     const channel = freshChannel();
     await createSubscription(hub, { url: rx.url, channels: [channel], max_in_flight: 3 });
     await publishMany(hub, channel, 12);
     await rx.until((r) => r.length === 12);
-    expect(maxInFlight).toBe(3);
+    expect(probe.max).toBe(3);
   });
 
   it('rate_limit_per_s spaces attempts out', async () => {
@@ -408,19 +396,13 @@ describe('global in-flight cap', () => {
   it('caps attempts under way across all subscriptions', async () => {
     const capped = await startHub({ config: { allowPrivateUrls: true, webhooks: webhooksConfig({ maxInFlight: 2 }) } });
     try {
-      let inFlight = 0;
-      let maxInFlight = 0;
-      const rx = await receiver(() => {
-        inFlight++;
-        maxInFlight = Math.max(maxInFlight, inFlight);
-        setTimeout(() => inFlight--, 40);
-        return { status: 200, delayMs: 40 };
-      });
+      const probe = concurrencyProbe(40);
+      const rx = await receiver(probe);
       await createSubscription(capped, { url: rx.url, channels: ['cap'] });
       await createSubscription(capped, { url: rx.url, channels: ['cap'] });
       await publishMany(capped, 'cap', 4);
       await rx.until((r) => r.length === 8);
-      expect(maxInFlight).toBe(2);
+      expect(probe.max).toBe(2);
     } finally {
       await capped.close();
     }
