@@ -18,6 +18,7 @@ import { Retention } from './retention.js';
 import { createRealtime, type Realtime } from './realtime/index.js';
 import { openStore, type Store } from './store/index.js';
 import { createTokenService } from './tokens.js';
+import { createWebhooks, type Webhooks } from './webhooks/index.js';
 
 export interface AppOptions {
   config: Config;
@@ -35,6 +36,7 @@ export interface App {
   readonly retention: Retention;
   readonly metrics: Metrics;
   readonly realtime: Realtime;
+  readonly webhooks: Webhooks;
   /** Starts listening and the background workers; resolves with the base URL. */
   listen(): Promise<string>;
   /** Graceful stop: refuse new work, finish or release what is under way, close the database. */
@@ -58,11 +60,13 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
   const auth = createAuthenticator(config.apiKey, tokens.verify);
   const realtime = createRealtime({ config: config.realtime, store, codec, publisher, auth, metrics, logger, clock });
   groupCommit.onCommitted((events) => realtime.onCommitted(events));
+  const webhooks = createWebhooks({ config, store, codec, groupCommit, clock, random, logger, metrics });
   const { retention: keep } = config;
   const retention = new Retention({
     tasks: [
       { table: 'events', pruneBatch: (now) => store.events.pruneBatch(now - keep.eventsMs, keep.batchSize) },
       { table: 'idempotency_keys', pruneBatch: (now) => store.idempotency.pruneBatch(now - keep.idempotencyMs, keep.batchSize) },
+      ...webhooks.pruneTasks,
     ],
     batchSize: keep.batchSize,
     intervalMs: keep.intervalMs,
@@ -80,8 +84,8 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     publisher,
     auth,
     metrics,
-    deliveriesOf: () => [],
-    readiness: new Map(),
+    deliveriesOf: webhooks.deliveriesOf,
+    readiness: new Map([['webhooks', webhooks.readiness]]),
   };
   eventRoutes(server, ctx);
   channelRoutes(server, ctx);
@@ -89,6 +93,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
   tokenRoutes(server, ctx, tokens);
   realtime.attach(server);
   ctx.readiness.set('realtime', () => realtime.readiness());
+  webhooks.routes(server, ctx);
 
   let closed: Promise<void> | undefined;
   return {
@@ -100,10 +105,12 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     retention,
     metrics,
     realtime,
+    webhooks,
     async listen() {
       const address = await server.listen({ host: config.host, port: config.port });
       retention.start();
       realtime.start();
+      webhooks.start();
       logger.info({ address, db: config.db, synchronous: config.synchronous }, 'pushhub listening');
       return address;
     },
@@ -117,6 +124,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
         await server.close();
         clearTimeout(force);
         await groupCommit.close();
+        await webhooks.stop(config.shutdownGraceMs); // finish or re-queue what is under way
         await retention.stop();
         store.close();
         logger.info('pushhub stopped');

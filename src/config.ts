@@ -39,6 +39,28 @@ const realtimeSchema = z.strictObject({
   maxTokenTtlS: int(1, 366 * 24 * 3600).default(30 * 24 * 3600), // POST /v1/tokens ttl_s at most 30 days
 });
 
+/** The hub's default retry policy (API.md); a subscription's `retry` overrides any field. */
+const webhookRetrySchema = z.strictObject({
+  initialDelayMs: int(0, DAY_MS).default(2_000), // first retry within 2 s (full jitter)
+  factor: z.number().min(1).max(10).default(2), // each ceiling twice the previous
+  maxDelayMs: int(0, 7 * DAY_MS).default(600_000), // ceilings stop at 10 min
+  maxAttempts: int(0, 1_000_000).default(10), // then dead; 0 = no limit
+  maxAgeS: int(0, 365 * 86_400).default(86_400), // no retry later than 24 h after the first attempt; 0 = no limit
+  timeoutMs: int(100, 300_000).default(10_000), // 10 s per attempt, response body included
+});
+
+const webhooksSchema = z.strictObject({
+  retry: webhookRetrySchema.prefault({}),
+  maxInFlight: int(1, 100_000).default(512), // attempts under way at once, all subscriptions together
+  connectionsPerOrigin: int(1, 10_000).default(128), // keep-alive sockets per receiver origin
+  claimBatch: int(1, 10_000).default(500), // deliveries claimed per subscription per pass
+  responseBodyBytes: int(0, 65_536).default(1024), // first 1 KiB of each response kept with the attempt
+  previousSecretTtlMs: int(0, 30 * DAY_MS).default(DAY_MS), // a rotated-out secret signs 24 h more
+  pauseWindowMs: int(1000, DAY_MS).default(3_600_000), // auto-pause looks at the last hour
+  pauseMinAttempts: int(1, 1_000_000).default(20), // ...of at least 20 attempts
+  pauseFailureRatio: z.number().gt(0).max(1).default(0.95), // ...of which 95 % failed
+});
+
 /** The whole configuration: one strict schema, parsed once at start, then frozen. */
 export const configSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
@@ -59,6 +81,7 @@ export const configSchema = z.strictObject({
   shutdownGraceMs: int(0, 600_000).default(10_000), // 10 s for in-flight work on SIGTERM
   retention: retentionSchema.prefault({}),
   realtime: realtimeSchema.prefault({}),
+  webhooks: webhooksSchema.prefault({}),
 });
 
 export type RealtimeConfig = z.output<typeof realtimeSchema>;
@@ -78,6 +101,9 @@ const ENV: Record<string, string> = {
   PUSHHUB_SYNCHRONOUS: 'synchronous',
   PUSHHUB_BODY_LIMIT_BYTES: 'bodyLimitBytes',
   PUSHHUB_RETENTION_EVENTS_MS: 'retention.eventsMs',
+  PUSHHUB_WEBHOOKS_TIMEOUT_MS: 'webhooks.retry.timeoutMs',
+  PUSHHUB_WEBHOOKS_MAX_ATTEMPTS: 'webhooks.retry.maxAttempts',
+  PUSHHUB_WEBHOOKS_MAX_IN_FLIGHT: 'webhooks.maxInFlight',
 };
 
 export const FLAGS: Record<string, string> = {

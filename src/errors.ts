@@ -13,6 +13,14 @@ export const ErrorCodes = {
     status: 409,
     message: 'This Idempotency-Key was already used with a different request body.',
   },
+  delivery_in_flight: {
+    status: 409,
+    message: 'The delivery is being attempted right now; retry once the attempt is over.',
+  },
+  subscription_deleted: {
+    status: 409,
+    message: 'The subscription of this delivery was deleted.',
+  },
   cursor_expired: {
     status: 410,
     message: 'The cursor is older than the retained log or belongs to another database.',

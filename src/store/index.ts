@@ -1,9 +1,11 @@
 import type { Random } from '../clock.js';
 import { newEpoch } from '../domain/cursor.js';
 import { openDatabase, type DbOptions } from './db.js';
+import { deliveriesRepo, type DeliveriesRepo } from './deliveries.js';
 import { eventsRepo, type EventsRepo } from './events.js';
 import { idempotencyRepo, type IdempotencyRepo } from './idempotency.js';
 import { settingsRepo, type SettingsRepo } from './settings.js';
+import { subscriptionsRepo, type SubscriptionsRepo } from './subscriptions.js';
 
 /**
  * The only door to SQL. Everything above talks to these repositories, never to SQLite, so
@@ -15,6 +17,8 @@ export interface Store {
   readonly events: EventsRepo;
   readonly idempotency: IdempotencyRepo;
   readonly settings: SettingsRepo;
+  readonly subscriptions: SubscriptionsRepo;
+  readonly deliveries: DeliveriesRepo;
   /** Runs `fn` in one write transaction: all of it commits, durably, or none of it. */
   transaction<T>(fn: () => T): T;
   /**
@@ -22,6 +26,13 @@ export interface Store {
    * commit is on disk. Group commit uses it so the event loop is not blocked by fsync.
    */
   transactionThenSync<T>(fn: () => T): { result: T; durable: Promise<void> };
+  /**
+   * Like `transaction`, atomic too, but its commit is not flushed to disk on its own: a
+   * process crash never loses it, a power cut may (the next durable commit flushes it). For
+   * bookkeeping whose loss only means redoing work, e.g. delivery claims and outcomes, where
+   * a lost record means one more at-least-once attempt.
+   */
+  relaxedTransaction<T>(fn: () => T): T;
   /** Throws when the database cannot take a write right now. */
   checkWritable(): void;
   /** Checkpoints the WAL into the database file and closes it. */
@@ -52,6 +63,9 @@ export function openStore(options: DbOptions & { random: Random }): Store {
       const result = db.transaction(fn).immediate();
       return { result, durable: wal.sync() };
     },
+    subscriptions: subscriptionsRepo(db),
+    deliveries: deliveriesRepo(db),
+    relaxedTransaction: (fn) => db.transaction(fn).immediate(),
     checkWritable() {
       try {
         db.transaction(() => {

@@ -1,0 +1,364 @@
+import type { Clock, Random } from '../clock.js';
+import type { CursorCodec } from '../domain/cursor.js';
+import type { ClaimedDelivery } from '../domain/delivery.js';
+import type { DisabledReason, Subscription } from '../domain/subscription.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/index.js';
+import type { PauseRule } from './failure-window.js';
+import { Lanes } from './lanes.js';
+import type { WebhookMetrics } from './metrics.js';
+import { decide, type Decision } from './outcome.js';
+import { deliveryRequest } from './request.js';
+import type { HttpSender, SendResult } from './sender.js';
+import type { IndexedSubscription, SubscriptionIndex } from './subscription-index.js';
+
+export interface DispatcherOptions {
+  store: Store;
+  index: SubscriptionIndex;
+  sender: HttpSender;
+  codec: CursorCodec;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  metrics: WebhookMetrics;
+  /** Attempts under way at once, all subscriptions together. */
+  maxInFlight: number;
+  /** Deliveries claimed per subscription per pass. */
+  claimBatch: number;
+  pauseRule: PauseRule;
+}
+
+interface Finished {
+  claimed: ClaimedDelivery;
+  result: SendResult;
+  startedAt: number;
+  /** Already in its lane's failure record (a pass that failed is retried without counting twice). */
+  counted: boolean;
+}
+
+/** A finished attempt judged: its decision, or null when it was cut short (not counted). */
+interface Judged extends Finished {
+  entry: IndexedSubscription | undefined;
+  decision: Decision | null;
+}
+
+interface Pause {
+  sub: Subscription;
+  reason: DisabledReason;
+}
+
+interface Claim {
+  entry: IndexedSubscription;
+  claimed: ClaimedDelivery[];
+  nextDueAt: number;
+}
+
+/** Every minute each subscription is looked at even without a signal: a safety net, not the mechanism. */
+const RESYNC_MS = 60_000;
+const INFINITY = Number.POSITIVE_INFINITY;
+
+/**
+ * Claims due deliveries, sends them, records the outcomes.
+ *
+ * One pass (run on the next turn after any wake-up, so many wake-ups make one pass) writes,
+ * in a single transaction, the outcomes of every attempt finished since the last pass and
+ * the claims of new work: for each subscription in turn (round-robin, so the global cap
+ * cannot starve the same ones every time) its due deliveries up to `max_in_flight` (1, in
+ * queue order, when `ordered`), its rate limit and what is left of the global cap.
+ * Wake-ups come from commits (fresh events, no polling delay), finished attempts, and one
+ * timer set to the earliest known due time. A slow receiver only fills its own lane.
+ */
+export class Dispatcher {
+  private readonly lanes: Lanes;
+  private finished: Finished[] = [];
+  private inFlight = 0;
+  /** Attempts whose result is not back yet (they may already be freed from their lane). */
+  private sending = 0;
+  private drained: (() => void) | undefined;
+  private running = false;
+  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = INFINITY;
+  private resync: NodeJS.Timeout | undefined;
+  private roundRobin = 0;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.lanes = new Lanes(opts.pauseRule);
+  }
+
+  /**
+   * Starts dispatching. In-flight rows at start were claimed by a process that is gone (a
+   * SQLite database has one hub), so their claims have lapsed: they go back to the queue.
+   */
+  start(): void {
+    const { store, clock, logger } = this.opts;
+    const released = store.relaxedTransaction(() => store.deliveries.releaseAll(clock.now()));
+    if (released > 0) logger.info({ released }, 'deliveries left in flight by the previous run re-queued');
+    this.running = true;
+    this.resync = setInterval(() => this.dueAll(), RESYNC_MS);
+    this.resync.unref();
+    this.dueAll();
+  }
+
+  /** Waits up to `graceMs` for attempts under way, then cuts them short and re-queues them. */
+  async stop(graceMs: number): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    clearInterval(this.resync);
+    const all = new Promise<void>((resolve) => {
+      if (this.sending === 0) resolve();
+      else this.drained = resolve;
+    });
+    let graceTimer: NodeJS.Timeout | undefined;
+    const graceOver = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(true), graceMs))),
+    ]);
+    clearTimeout(graceTimer);
+    if (graceOver) {
+      this.opts.logger.warn({ inFlight: this.inFlight }, 'grace period over: re-queueing attempts under way');
+      this.opts.sender.abortAll();
+      await all;
+    }
+    this.pass(false);
+  }
+
+  /** Attempts under way now. */
+  get attemptsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** A problem for /readyz, or null. */
+  problem(): string | null {
+    return this.running ? null : 'not running';
+  }
+
+  /** A subscription may have work due now (new deliveries, a re-queue, re-enabled). */
+  dueNow(subscriptionId: string): void {
+    this.lanes.get(subscriptionId)?.dueBy(this.opts.clock.now());
+    this.wake();
+  }
+
+  /** Settings changed; a re-enabled subscription starts with a clean failure record. */
+  changed(sub: Subscription, reenabled: boolean): void {
+    if (reenabled) this.lanes.get(sub.id)?.forgive();
+    this.dueNow(sub.id);
+  }
+
+  forget(subscriptionId: string): void {
+    this.lanes.delete(subscriptionId);
+  }
+
+  /** Runs a pass on the next turn (coalesced: many wake-ups, one pass). */
+  wake(): void {
+    if (this.scheduled || !this.running) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.running) this.pass(true);
+    });
+  }
+
+  private dueAll(): void {
+    const now = this.opts.clock.now();
+    this.lanes.allDueBy(now);
+    for (const { sub } of this.opts.index.all()) this.lanes.of(sub, now);
+    this.wake();
+  }
+
+  /** Records what finished and, when `claim`, claims new work: one transaction. */
+  private pass(claim: boolean): void {
+    const { store, clock, logger } = this.opts;
+    if (!claim && this.finished.length === 0) return;
+    const now = clock.now();
+    const judged = this.finished.map((f) => this.judge(f, now));
+    this.finished = [];
+    // Decided before the claims, so this pass refills freed slots, follows the new due
+    // times, and claims nothing for a subscription it is switching off.
+    this.occupy(judged, -1);
+    this.hint(judged, now);
+    const pauses = this.pauses(judged, now);
+    let claims: Claim[];
+    try {
+      claims = store.relaxedTransaction(() => {
+        store.deliveries.record(judged.flatMap((j) => (j.decision ? [j.decision.record] : [])), now);
+        store.deliveries.release(judged.filter((j) => !j.decision).map((j) => j.claimed.seq), now);
+        for (const { sub, reason } of pauses) store.subscriptions.setEnabled(sub.id, false, reason, now);
+        return claim ? this.claim(now, new Set(pauses.map((p) => p.sub.id))) : [];
+      });
+    } catch (err) {
+      // Storage trouble (busy, full): keep everything for the next pass, shortly.
+      this.occupy(judged, +1);
+      this.finished = [...judged, ...this.finished];
+      logger.error({ err }, 'dispatcher pass failed; retrying in 1 s');
+      this.arm(now + 1000);
+      return;
+    }
+    this.settle(judged, now);
+    this.pause(pauses, now);
+    if (claim) this.launch(claims, now);
+  }
+
+  /** Decides a finished attempt against its subscription as it is now (changed, or deleted, meanwhile). */
+  private judge(f: Finished, now: number): Judged {
+    const judged = f as Judged;
+    judged.entry = this.opts.index.get(f.claimed.subscriptionId);
+    judged.decision =
+      f.result.outcome === 'aborted' ? null : decide(f.claimed, f.result, f.startedAt, now, judged.entry?.policy ?? null, this.opts.random);
+    return judged;
+  }
+
+  private occupy(judged: readonly Judged[], delta: 1 | -1): void {
+    for (const j of judged) {
+      const lane = this.lanes.get(j.claimed.subscriptionId);
+      if (lane) lane.inFlight += delta;
+      this.inFlight += delta;
+    }
+  }
+
+  /** When the subscriptions of finished attempts next have work: seen by this pass's claims. */
+  private hint(judged: readonly Judged[], now: number): void {
+    for (const { claimed, entry, decision } of judged) {
+      const lane = this.lanes.get(claimed.subscriptionId);
+      if (!lane || !entry) continue;
+      const next = decision?.record.result;
+      // Ordered: the queue head moved on, or was rescheduled. Cut short: re-queued, due now.
+      if (entry.sub.ordered || !next) lane.dueBy(now);
+      else if ('nextAttemptAt' in next) lane.dueBy(next.nextAttemptAt);
+    }
+  }
+
+  /** Claims, within the transaction, what each subscription may take now. Lanes change after commit. */
+  private claim(now: number, pausing: ReadonlySet<string>): Claim[] {
+    const { store, index, maxInFlight, claimBatch } = this.opts;
+    const subs = index.all();
+    const claims: Claim[] = [];
+    let room = maxInFlight - this.inFlight;
+    // Nothing is sent for an event a power cut could still undo.
+    const maxEventSeq = store.events.headSeq();
+    for (let k = 0; k < subs.length && room > 0; k++) {
+      const entry = subs[(this.roundRobin + k) % subs.length]!;
+      const { sub } = entry;
+      if (!sub.enabled || pausing.has(sub.id)) continue; // held: its deliveries wait, nothing is claimed
+      const lane = this.lanes.of(sub, now);
+      if (lane.nextDueAt > now) continue;
+      const limit = Math.min(lane.room(sub, now), room, claimBatch);
+      if (limit <= 0) continue; // a finished attempt or the timer wakes us
+      const { claimed, nextDueAt } = store.deliveries.claim({ subscriptionId: sub.id, ordered: sub.ordered, limit, now, maxEventSeq });
+      room -= claimed.length;
+      claims.push({ entry, claimed, nextDueAt: nextDueAt ?? INFINITY });
+    }
+    this.roundRobin = subs.length > 0 ? (this.roundRobin + 1) % subs.length : 0;
+    return claims;
+  }
+
+  /** Starts the claimed attempts and sets the timer for the next known due time. */
+  private launch(claims: readonly Claim[], now: number): void {
+    let again = false;
+    for (const { entry, claimed, nextDueAt } of claims) {
+      const lane = this.lanes.of(entry.sub, now);
+      lane.nextDueAt = nextDueAt;
+      lane.inFlight += claimed.length;
+      this.inFlight += claimed.length;
+      lane.bucket?.take(claimed.length, now);
+      if (claimed.length === this.opts.claimBatch && nextDueAt <= now) again = true; // more due than one batch
+      for (const c of claimed) this.send(entry, c);
+    }
+    if (again) this.wake();
+    else this.arm(this.nextWake(now));
+  }
+
+  /** The earliest time an enabled subscription may have work: due, or its rate limit refilled. */
+  private nextWake(now: number): number {
+    let at = INFINITY;
+    for (const { sub } of this.opts.index.all()) {
+      if (!sub.enabled) continue;
+      const lane = this.lanes.of(sub, now);
+      const due = lane.bucket && lane.nextDueAt <= now ? lane.bucket.nextTokenAt(now) : lane.nextDueAt;
+      if (due > now) at = Math.min(at, due);
+    }
+    return at;
+  }
+
+  private send(entry: IndexedSubscription, claimed: ClaimedDelivery): void {
+    const startedAt = this.opts.clock.now();
+    this.sending++;
+    this.opts.sender.send(deliveryRequest(entry, claimed, this.opts.codec, startedAt), (result) => {
+      this.finished.push({ claimed, result, startedAt, counted: false });
+      if (--this.sending === 0) this.drained?.();
+      this.wake();
+    });
+  }
+
+  /**
+   * The subscriptions to switch off: a 410 Gone, or a failure record past the pause rule.
+   * Each attempt enters its lane's failure record once, even if its pass is retried.
+   */
+  private pauses(judged: Judged[], now: number): Pause[] {
+    const pauses = new Map<string, Pause>();
+    for (const j of judged) {
+      const lane = this.lanes.get(j.claimed.subscriptionId);
+      if (!j.decision || !j.entry || !lane) continue;
+      const failing = !j.counted && lane.failures.add(j.decision.record.result.state !== 'succeeded', now);
+      j.counted = true;
+      const { sub } = j.entry;
+      if (!sub.enabled || pauses.has(sub.id)) continue;
+      if (j.decision.gone) pauses.set(sub.id, { sub, reason: 'gone' });
+      else if (failing) pauses.set(sub.id, { sub, reason: 'failing' });
+    }
+    return [...pauses.values()];
+  }
+
+  /** After commit: metrics and logs. */
+  private settle(judged: readonly Judged[], now: number): void {
+    const { metrics, logger } = this.opts;
+    for (const { claimed, result, decision } of judged) {
+      if (!decision) continue; // cut short: re-queued, not counted
+      metrics.attempts(result.outcome).inc();
+      metrics.attemptDuration.observe(result.durationMs / 1000);
+      const next = decision.record.result;
+      if (next.state === 'succeeded') {
+        metrics.deliveryLatency.observe(Math.max(0, now - claimed.event.receivedAt) / 1000);
+        continue;
+      }
+      const log = {
+        deliveryId: claimed.id,
+        subscriptionId: claimed.subscriptionId,
+        eventId: claimed.event.id,
+        attempt: claimed.attempt,
+        status: result.status,
+        error: result.error,
+      };
+      if (next.state === 'dead') {
+        metrics.deadLettered.inc();
+        logger.warn({ ...log, reason: decision.dead }, 'delivery dead');
+      } else if (next.state === 'retrying') {
+        logger.debug({ ...log, nextAttemptAt: next.nextAttemptAt }, 'delivery retried');
+      }
+    }
+  }
+
+  /** After commit: the index follows the subscriptions switched off; their deliveries are held, not dropped. */
+  private pause(pauses: readonly Pause[], now: number): void {
+    for (const { sub, reason } of pauses) {
+      this.opts.index.set({ ...sub, enabled: false, disabledReason: reason, updatedAt: now });
+      this.opts.logger.warn({ subscriptionId: sub.id, reason }, 'subscription disabled; its deliveries are held until it is enabled');
+    }
+  }
+
+  /** Sets the one timer to `at` unless an earlier one is already set. */
+  private arm(at: number): void {
+    if (!this.running || at === INFINITY) return;
+    const now = this.opts.clock.now();
+    if (this.timer && this.timerAt <= at && this.timerAt > now) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    // setTimeout holds at most ~24.8 days; the resync covers anything further.
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = INFINITY;
+      this.wake();
+    }, Math.min(Math.max(0, at - now), 2 ** 31 - 1));
+    this.timer.unref();
+  }
+}

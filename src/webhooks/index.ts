@@ -1,0 +1,155 @@
+import type { FastifyInstance } from 'fastify';
+import type { Clock, Random } from '../clock.js';
+import type { Config } from '../config.js';
+import type { CursorCodec } from '../domain/cursor.js';
+import { deliveryJson } from '../domain/delivery.js';
+import type { StoredEvent } from '../domain/envelope.js';
+import { newId } from '../domain/ids.js';
+import type { RetryPolicy } from '../domain/retry-policy.js';
+import type { HttpContext, DeliveryView, ReadinessCheck } from '../http/context.js';
+import { deliveryRoutes } from '../http/deliveries.js';
+import { subscriptionRoutes } from '../http/subscriptions.js';
+import type { GroupCommit } from '../ingest/group-commit.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { PruneTask } from '../retention.js';
+import type { Store } from '../store/index.js';
+import { Dispatcher } from './dispatcher.js';
+import { createWebhookMetrics } from './metrics.js';
+import { HttpSender } from './sender.js';
+import { SubscriptionIndex } from './subscription-index.js';
+import { SubscriptionService } from './subscription-service.js';
+
+export interface WebhooksDeps {
+  config: Config;
+  store: Store;
+  codec: CursorCodec;
+  groupCommit: GroupCommit;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** What app.ts wires: routes, the event status view, retention, readiness, lifecycle. */
+export interface Webhooks {
+  readonly service: SubscriptionService;
+  readonly dispatcher: Dispatcher;
+  routes(app: FastifyInstance, ctx: HttpContext): void;
+  deliveriesOf(event: StoredEvent): DeliveryView[];
+  readonly pruneTasks: PruneTask[];
+  readonly readiness: ReadinessCheck;
+  start(): void;
+  /** Stops claiming; attempts under way get `graceMs` to finish, then go back to the queue. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** The hub's default policy, from the `webhooks.retry` configuration. */
+function hubPolicy(config: Config): RetryPolicy {
+  const r = config.webhooks.retry;
+  return {
+    initialDelayMs: r.initialDelayMs,
+    factor: r.factor,
+    maxDelayMs: r.maxDelayMs,
+    maxAttempts: r.maxAttempts,
+    maxAgeMs: r.maxAgeS * 1000,
+    scheduleMs: null,
+    timeoutMs: r.timeoutMs,
+  };
+}
+
+/**
+ * Webhook delivery: the outbox written inside each event commit, the dispatcher woken
+ * after it, and the subscription and delivery APIs.
+ */
+export function createWebhooks({ config, store, codec, groupCommit, clock, random, logger, metrics }: WebhooksDeps): Webhooks {
+  const log = logger.child({ module: 'webhooks' });
+  const cfg = config.webhooks;
+  const index = new SubscriptionIndex(hubPolicy(config));
+  for (const sub of store.subscriptions.all()) index.set(sub);
+
+  const sender = new HttpSender({
+    allowPrivateUrls: config.allowPrivateUrls,
+    connectionsPerOrigin: cfg.connectionsPerOrigin,
+    responseBodyBytes: cfg.responseBodyBytes,
+  });
+  const webhookMetrics = createWebhookMetrics(metrics.registry, {
+    counts: () => store.deliveries.counts(),
+    subscriptionIds: () => index.all().map((e) => e.sub.id),
+    inFlight: () => dispatcher.attemptsInFlight, // read at scrape time, after construction
+  });
+  const dispatcher = new Dispatcher({
+    store,
+    index,
+    sender,
+    codec,
+    clock,
+    random,
+    logger: log,
+    metrics: webhookMetrics,
+    maxInFlight: cfg.maxInFlight,
+    claimBatch: cfg.claimBatch,
+    pauseRule: { windowMs: cfg.pauseWindowMs, minAttempts: cfg.pauseMinAttempts, failureRatio: cfg.pauseFailureRatio },
+  });
+  const service = new SubscriptionService({
+    store,
+    index,
+    dispatcher,
+    clock,
+    random,
+    logger: log,
+    allowPrivateUrls: config.allowPrivateUrls,
+    previousSecretTtlMs: cfg.previousSecretTtlMs,
+  });
+
+  // The outbox: inside the commit transaction, one delivery per matching subscription,
+  // enabled or not (a disabled one holds its deliveries until enabled again).
+  const touched = new Set<string>();
+  groupCommit.onWrite((events) => {
+    const now = clock.now();
+    for (const event of events) {
+      for (const { sub } of index.match(event.channel, event.type)) {
+        store.deliveries.insert(
+          { id: newId('dlv', clock, random), subscriptionId: sub.id, eventId: event.id, eventSeq: event.seq },
+          now,
+        );
+        touched.add(sub.id);
+      }
+    }
+  });
+  // After the commit: wake the dispatcher for exactly the subscriptions that got work.
+  // (A rolled-back commit only leaves a harmless hint behind.)
+  groupCommit.onCommitted(() => {
+    for (const id of touched) dispatcher.dueNow(id);
+    touched.clear();
+  });
+
+  const keep = config.retention;
+  return {
+    service,
+    dispatcher,
+    routes(app, ctx) {
+      subscriptionRoutes(app, ctx, { service, clock });
+      deliveryRoutes(app, ctx, { service, clock });
+    },
+    deliveriesOf: (event) => store.deliveries.ofEvent(event.seq).map(deliveryJson),
+    pruneTasks: [
+      {
+        table: 'deliveries',
+        pruneBatch: (now) => store.deliveries.pruneFinished(now - keep.deliveriesMs, keep.batchSize),
+      },
+      {
+        // Deliveries of events retention already removed, held ones included: nothing
+        // could be sent for them any more.
+        table: 'deliveries',
+        pruneBatch: () => store.deliveries.pruneOfEventsThrough(store.events.prunedThrough(), keep.batchSize),
+      },
+    ],
+    readiness: () => dispatcher.problem(),
+    start: () => dispatcher.start(),
+    async stop(graceMs) {
+      await dispatcher.stop(graceMs);
+      await sender.close();
+    },
+  };
+}
