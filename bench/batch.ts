@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Agent, request } from 'undici';
-import { BENCH_API_KEY, emit, log, quick, round, startHub } from './lib.js';
+import { API_KEY, report, log, quick, round, startHubProcess } from './lib/common.js';
 
 const BATCH = 1000;
 const IN_FLIGHT = 4;
@@ -22,7 +22,7 @@ function batchBody(n: number): string {
 }
 
 async function hubRate(): Promise<{ events_per_s: number; p99_batch_ms: number }> {
-  const hub = await startHub();
+  const hub = await startHubProcess();
   const agent = new Agent({ connections: IN_FLIGHT });
   const bodies = Array.from({ length: 8 }, (_, n) => batchBody(n));
   let events = 0;
@@ -34,7 +34,7 @@ async function hubRate(): Promise<{ events_per_s: number; p99_batch_ms: number }
         const res = await request(`${hub.url}/v1/events/batch`, {
           method: 'POST',
           dispatcher: agent,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_API_KEY}` },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
           body: bodies[k % bodies.length],
         });
         await res.body.dump();
@@ -95,4 +95,4 @@ log('raw sqlite', baseline);
 const ours = await hubRate();
 log('pushhub', ours);
 const ratio = round(ours.events_per_s / baseline.events_per_s, 3);
-emit({ bench: 'batch', ours, baseline, ratio, targets: { ratio: 0.7 }, pass: ratio >= 0.7 });
+report({ bench: 'batch', ours, baseline, ratio, targets: { ratio: 0.7 }, pass: ratio >= 0.7 });

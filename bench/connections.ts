@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { API_KEY, log, quick, report, round, startBenchHub } from './lib/harness.js';
+import { API_KEY, log, quick, report, round, startHubInProcess } from './lib/common.js';
 
 const CONNECTIONS = quick ? 3000 : 10_000;
 const TARGET_BYTES = 16 * 1024;
@@ -28,7 +28,7 @@ async function settle(): Promise<{ rss: number; heap: number }> {
   return { rss: m.rss, heap: m.heapUsed + m.external };
 }
 
-const hub = await startBenchHub({ maxConnections: CONNECTIONS + 100 });
+const hub = await startHubInProcess({ realtime: { maxConnections: CONNECTIONS + 100 } });
 const minted = await hub.app.server.inject({
   method: 'POST',
   url: '/v1/tokens',

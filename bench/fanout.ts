@@ -9,7 +9,7 @@
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { log, quick, report, round, runChild, startBenchHub } from './lib/harness.js';
+import { log, quick, report, round, runChild, startHubInProcess } from './lib/common.js';
 
 const SUBSCRIBERS = quick ? 200 : 1000;
 const RATE = 100;
@@ -69,7 +69,7 @@ const baseline = await runChild<LoadResult>('fanout-load.ts', args(baselineServe
 await baselineServer.close();
 log('baseline', JSON.stringify(baseline));
 
-const hub = await startBenchHub({ maxConnections: SUBSCRIBERS + 100 });
+const hub = await startHubInProcess({ realtime: { maxConnections: SUBSCRIBERS + 100 } });
 log('ours: pushhub (durable publish, synchronous=FULL)');
 const ours = await runChild<LoadResult>('fanout-load.ts', args(hub.url, 'hub', '/v1/events'));
 await hub.close();

@@ -1,7 +1,7 @@
 // bench/publish: durable POST /v1/events with autocannon (50 connections, small JSON events)
 // against a bare Fastify route answering 202 with no work, both measured in this run.
 import autocannon from 'autocannon';
-import { BENCH_API_KEY, emit, log, quick, round, startChild, startHub, type ChildServer } from './lib.js';
+import { API_KEY, report, log, quick, round, startChild, startHubProcess, type ChildServer } from './lib/common.js';
 
 const CONNECTIONS = 50;
 const DURATION_S = quick ? 2 : 10;
@@ -14,7 +14,7 @@ async function load(server: ChildServer, seconds: number): Promise<autocannon.Re
     method: 'POST',
     connections: CONNECTIONS,
     duration: seconds,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_API_KEY}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
     body,
   });
 }
@@ -33,9 +33,9 @@ async function measure(name: string, start: () => Promise<ChildServer>): Promise
 }
 
 const baseline = await measure('bare fastify', () => startChild('bench/servers/bare-fastify.mjs'));
-const ours = await measure('pushhub', () => startHub());
+const ours = await measure('pushhub', () => startHubProcess());
 const ratio = round(ours.rps / baseline.rps, 3);
-emit({
+report({
   bench: 'publish',
   ours,
   baseline,

@@ -9,13 +9,13 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { API_KEY, log, quick, report, round, runChild, startBenchHub } from './lib/harness.js';
+import { API_KEY, log, quick, report, round, runChild, startHubInProcess } from './lib/common.js';
 
 const EVENTS = quick ? 20_000 : 100_000;
 const RUNS = 3;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const hub = await startBenchHub();
+const hub = await startHubInProcess();
 log(`seeding ${EVENTS} events`);
 let lastId = '';
 for (let i = 0; i < EVENTS; i += 1000) {

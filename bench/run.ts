@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, quick, type BenchResult } from './lib.js';
+import { ROOT, quick, type BenchResult } from './lib/common.js';
 
 const ALL = ['publish', 'batch', 'fanout', 'webhooks', 'resume', 'connections'];
 const FIGURE: Record<string, string> = {
@@ -41,15 +41,17 @@ function runOne(name: string): Promise<BenchResult> {
   });
 }
 
-const fmt = (figures: Record<string, number>): string =>
-  Object.entries(figures)
-    .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
-    .join(', ');
+const fmt = (figures: Record<string, unknown> | null): string =>
+  figures === null
+    ? '—'
+    : Object.entries(figures)
+        .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toLocaleString('en-US') : JSON.stringify(v)}`)
+        .join(', ');
 
 function table(results: BenchResult[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.bench} — ${FIGURE[r.bench] ?? ''} | ${fmt(r.ours)} | ${fmt(r.baseline) || '—'} | ${r.ratio} | ${fmt(r.targets)} | ${r.pass ? 'yes' : 'no'} |`,
+      `| ${r.bench} — ${FIGURE[r.bench] ?? ''} | ${fmt(r.ours)} | ${fmt(r.baseline)} | ${r.ratio ?? '—'} | ${fmt(r.targets)} | ${r.pass ? 'yes' : 'no'} |`,
   );
   return ['| benchmark | pushhub | baseline (same run) | ratio | target | met |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }

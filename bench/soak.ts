@@ -14,7 +14,7 @@ import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { connect, type PushhubClient, type WebSocketFactory, type WebSocketLike } from '../src/client/index.js';
 import { cursorCodec } from '../src/domain/cursor.js';
-import { BENCH_API_KEY, log, percentile, round, startHub } from './lib.js';
+import { API_KEY, log, percentile, round, startHubProcess } from './lib/common.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,9 +29,9 @@ const RATE = Number(values.rate); // events per second, all publishers together
 const CHANNELS = ['soak.a', 'soak.b', 'soak.c'];
 const SAMPLE_MS = 10_000;
 
-const hub = await startHub({ allowPrivateUrls: true });
+const hub = await startHubProcess({ allowPrivateUrls: true });
 const api = new Pool(hub.url, { connections: 16 });
-const auth = { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' };
+const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
 
 async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await api.request({ method, path, headers: auth, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -108,7 +108,7 @@ for (let i = 0; i < SUBSCRIBERS; i++) {
     s.socket = ws;
     return ws as unknown as WebSocketLike;
   };
-  s.client = connect({ url: hub.url, token: BENCH_API_KEY, webSocket: factory, backoff: { initialMs: 200, maxMs: 2000 } });
+  s.client = connect({ url: hub.url, token: API_KEY, webSocket: factory, backoff: { initialMs: 200, maxMs: 2000 } });
   s.client.subscribe<{ t: number }>(
     s.channel,
     (event) => {
@@ -132,7 +132,7 @@ log(`${SUBSCRIBERS} subscribers live`);
 const acked: Array<{ channel: string; seq: number }> = [];
 const publishLatencies: number[] = [];
 let refused = 0;
-const wsPublisher = connect({ url: hub.url, token: BENCH_API_KEY, webSocket: (url, token) => new WebSocket(url, { headers: { authorization: `Bearer ${token}` } }) as unknown as WebSocketLike });
+const wsPublisher = connect({ url: hub.url, token: API_KEY, webSocket: (url, token) => new WebSocket(url, { headers: { authorization: `Bearer ${token}` } }) as unknown as WebSocketLike });
 let n = 0;
 const nextEvent = () => ({ channel: CHANNELS[n % 3]!, type: 'soak.tick', data: { n: n++, t: Date.now() } });
 

@@ -15,7 +15,7 @@ import { buildApp, type App } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { defaultSettings } from '../src/domain/subscription.js';
 import { createLogger } from '../src/logger.js';
-import { BENCH_API_KEY, BENCH_TOKEN_SECRET, ROOT, emit, log, percentile, quick, round } from './lib.js';
+import { API_KEY, TOKEN_SECRET, ROOT, report, log, percentile, quick, round } from './lib/common.js';
 import type { PeerReply, PeerRequest } from './webhook-peer.js';
 
 const CONCURRENCY = 50;
@@ -118,8 +118,8 @@ const config = Object.freeze({
   ...loadConfig({}),
   port: 0,
   db: join(dir, 'pushhub.db'),
-  apiKey: BENCH_API_KEY,
-  tokenSecret: BENCH_TOKEN_SECRET,
+  apiKey: API_KEY,
+  tokenSecret: TOKEN_SECRET,
   allowPrivateUrls: true,
   logLevel: 'warn',
 }) as Config;
@@ -136,14 +136,14 @@ try {
   log('pushhub', round(oursRate, 0), 'deliveries/s');
 
   const steadySub = await app.webhooks.service.create(defaultSettings(url, ['bench.steady']));
-  const reply = await ask({ type: 'steady', hubUrl, apiKey: BENCH_API_KEY, channel: 'bench.steady', ratePerS: STEADY_RATE, seconds: STEADY_S });
+  const reply = await ask({ type: 'steady', hubUrl, apiKey: API_KEY, channel: 'bench.steady', ratePerS: STEADY_RATE, seconds: STEADY_S });
   if (reply.type !== 'latencies') throw new Error('peer answered out of turn');
   const samples = reply.latenciesMs;
   const latency = { p50_ms: round(percentile(samples, 50), 2), p99_ms: round(percentile(samples, 99), 2), max_ms: round(Math.max(...samples), 2) };
   log('steady', { published: reply.published, delivered: samples.length, ...latency, subscription: steadySub.id });
 
   const ratio = round(oursRate / baselineRate, 3);
-  emit({
+  report({
     bench: 'webhooks',
     ours: {
       deliveries_per_s: round(oursRate, 0),

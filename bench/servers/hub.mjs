@@ -1,6 +1,7 @@
 // The hub for benchmarks: the compiled app (dist/, so no TypeScript loader sits in the hot
 // path) with durable defaults on port 0 and a fresh database. It prints {"ready": url} like
-// the baselines do. Extra config (keys as in src/config.ts) comes as JSON in argv[2].
+// the baselines do. Config (keys as in src/config.ts, API key included) comes as JSON in
+// argv[2]; bench/lib/common.ts startHubProcess() passes it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +13,6 @@ const dir = mkdtempSync(join(tmpdir(), 'pushhub-bench-'));
 const config = configSchema.parse({
   port: 0,
   db: join(dir, 'pushhub.db'),
-  apiKey: 'bench-api-key-0123456789',
-  tokenSecret: 'bench-token-secret-0123456789abcdef0123',
   logLevel: 'warn',
   ...(process.argv[2] ? JSON.parse(process.argv[2]) : {}),
 });
