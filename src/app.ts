@@ -50,6 +50,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     path: config.db,
     synchronous: config.synchronous,
     busyTimeoutMs: config.busyTimeoutMs,
+    onWalSync: (seconds) => metrics.walSync.observe(seconds),
     random,
   });
   const codec = cursorCodec(store.epoch);

@@ -7,6 +7,7 @@ export interface Metrics {
   readonly commitBatchSize: Histogram;
   readonly commitDuration: Histogram;
   readonly commitFailures: Counter<'reason'>;
+  readonly walSync: Histogram;
   readonly prunedRows: Counter<'table'>;
 }
 
@@ -33,6 +34,12 @@ export function createMetrics(): Metrics {
       name: 'pushhub_commit_duration_seconds',
       help: 'Time of one group commit transaction, fsync included.',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    }),
+    walSync: new Histogram({
+      name: 'pushhub_wal_sync_seconds',
+      help: 'Time of one fdatasync of the WAL (synchronous=FULL): the disk\'s share of publish latency.',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers,
     }),
     commitFailures: new Counter({

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 
 const NAME_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Dot-separated non-empty segments: the shape of every valid channel, in one test. */
+const CHANNEL_RE = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
 
 /** Why a channel name is refused, or null when it is valid. */
 export function channelProblem(channel: string): string | null {
+  if (channel.length <= 128 && CHANNEL_RE.test(channel)) return null;
   if (channel.startsWith('$')) return 'names starting with "$" are reserved for the hub';
   if (!NAME_RE.test(channel)) return 'must be 1-128 characters of A-Z a-z 0-9 _ . : -';
   if (channel.split('.').some((s) => s === '')) return 'must not have empty segments (leading, trailing or double ".")';

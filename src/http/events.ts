@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { batchInputSchema, envelopeJson, publishInputSchema, type AcceptedEvent } from '../domain/envelope.js';
+import { batchInputSchema, envelopeJson, publishInputSchema } from '../domain/envelope.js';
 import { eventStatus } from '../domain/event-status.js';
 import { HubError } from '../errors.js';
 import { requireServer } from './auth.js';
@@ -14,14 +14,6 @@ const idempotencyKeySchema = z
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** The 202 body as JSON text, built directly: the publish hot path skips generic serialisation. */
-function acceptedJson(a: AcceptedEvent): string {
-  return (
-    `{"id":"${a.id}","channel":"${a.channel}","type":"${a.type}","occurred_at":"${a.occurred_at}",` +
-    `"cursor":"${a.cursor}","status_url":"${a.status_url}"}`
-  );
-}
-
 function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   return parseOr400(idempotencyKeySchema, request.headers['idempotency-key'], 'Idempotency-Key');
 }
@@ -33,17 +25,17 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.post('/v1/events', { preHandler }, async (request, reply) => {
     const input = parseOr400(publishInputSchema, request.body);
     const idempotencyKey = idempotencyKeyOf(request);
-    const { body, replayed } = await ctx.publisher.publishOne(input, { via: 'http', idempotencyKey });
+    const { json, replayed } = await ctx.publisher.publishOne(input, { via: 'http', idempotencyKey });
     if (replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(202).type(JSON_TYPE).send(acceptedJson(body));
+    return reply.code(202).type(JSON_TYPE).send(json);
   });
 
   app.post('/v1/events/batch', { preHandler, bodyLimit: ctx.config.batchBodyLimitBytes }, async (request, reply) => {
     const { events } = parseOr400(batchInputSchema, request.body);
     const idempotencyKey = idempotencyKeyOf(request);
-    const { body, replayed } = await ctx.publisher.publishBatch(events, { via: 'http', idempotencyKey });
+    const { json, replayed } = await ctx.publisher.publishBatch(events, { via: 'http', idempotencyKey });
     if (replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(202).send(body);
+    return reply.code(202).type(JSON_TYPE).send(json);
   });
 
   app.get<{ Params: { id: string } }>('/v1/events/:id', { preHandler }, async (request, reply) => {

@@ -101,7 +101,7 @@ export class GroupCommit {
     try {
       written = store.transactionThenSync(() =>
         jobs.map((job) => {
-          const events = job.events.map((e) => store.events.insert(e));
+          const events = store.events.insertMany(job.events);
           for (const hook of this.writeHooks) hook(events);
           job.alsoWrite?.(events);
           return events;

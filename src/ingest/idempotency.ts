@@ -2,8 +2,9 @@ import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
 import type { Store } from '../store/index.js';
 
-export interface IdempotentResult<T> {
-  body: T;
+export interface IdempotentResult {
+  /** The response body as JSON text: a replay returns the first response byte for byte. */
+  json: string;
   replayed: boolean;
 }
 
@@ -14,7 +15,7 @@ export interface IdempotentResult<T> {
  * two events.
  */
 export class Idempotency {
-  private readonly inFlight = new Map<string, { fingerprint: string; done: Promise<unknown> }>();
+  private readonly inFlight = new Map<string, { fingerprint: string; done: Promise<string> }>();
 
   constructor(
     private readonly store: Store,
@@ -24,19 +25,19 @@ export class Idempotency {
 
   /**
    * Runs `execute` once per key. `execute` receives `save`, to be called inside the
-   * transaction that commits the work, with the response body to remember.
+   * transaction that commits the work, with the response (JSON text) to remember.
    */
-  async run<T>(
+  async run(
     key: string,
     fingerprint: string,
-    execute: (save: (body: T) => void) => Promise<T>,
-  ): Promise<IdempotentResult<T>> {
+    execute: (save: (json: string) => void) => Promise<string>,
+  ): Promise<IdempotentResult> {
     for (;;) {
       const running = this.inFlight.get(key);
       if (running) {
         if (running.fingerprint !== fingerprint) throw new HubError('idempotency_key_reused');
         try {
-          return { body: (await running.done) as T, replayed: true };
+          return { json: await running.done, replayed: true };
         } catch {
           continue; // the first attempt failed and saved nothing: try again ourselves
         }
@@ -44,14 +45,14 @@ export class Idempotency {
       const saved = this.store.idempotency.get(key, this.clock.now() - this.ttlMs);
       if (saved) {
         if (saved.fingerprint !== fingerprint) throw new HubError('idempotency_key_reused');
-        return { body: JSON.parse(saved.response) as T, replayed: true };
+        return { json: saved.response, replayed: true };
       }
-      const save = (body: T): void =>
-        this.store.idempotency.put(key, { fingerprint, response: JSON.stringify(body) }, this.clock.now());
+      const save = (json: string): void =>
+        this.store.idempotency.put(key, { fingerprint, response: json }, this.clock.now());
       const done = execute(save);
       this.inFlight.set(key, { fingerprint, done });
       try {
-        return { body: await done, replayed: false };
+        return { json: await done, replayed: false };
       } finally {
         this.inFlight.delete(key);
       }

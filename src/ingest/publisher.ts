@@ -1,6 +1,6 @@
 import type { Clock, Random } from '../clock.js';
 import type { CursorCodec } from '../domain/cursor.js';
-import { acceptedEvent, type AcceptedEvent, type NewEvent, type PublishInput, type StoredEvent } from '../domain/envelope.js';
+import { acceptedJson, type NewEvent, type PublishInput, type StoredEvent } from '../domain/envelope.js';
 import { requestFingerprint } from '../domain/canonical-json.js';
 import { newId } from '../domain/ids.js';
 import type { GroupCommit, Via } from './group-commit.js';
@@ -23,32 +23,45 @@ export interface PublisherDeps {
 export class Publisher {
   constructor(private readonly deps: PublisherDeps) {}
 
-  async publishOne(input: PublishInput, opts: PublishOptions): Promise<IdempotentResult<AcceptedEvent>> {
-    return this.publish('one', [input], opts, (events) => this.accepted(events[0]!));
+  /** One event over HTTP; resolves with the `202` body as JSON text once it is durable. */
+  publishOne(input: PublishInput, opts: PublishOptions): Promise<IdempotentResult> {
+    return this.publish('one', [input], opts, (events) => this.acceptedJson(events[0]!));
   }
 
-  async publishBatch(
-    inputs: PublishInput[],
-    opts: PublishOptions,
-  ): Promise<IdempotentResult<{ events: AcceptedEvent[] }>> {
-    return this.publish('batch', inputs, opts, (events) => ({ events: events.map((e) => this.accepted(e)) }));
+  /** A batch over HTTP, all or nothing; the `202` body lists one result per input, in order. */
+  publishBatch(inputs: PublishInput[], opts: PublishOptions): Promise<IdempotentResult> {
+    return this.publish('batch', inputs, opts, (events) => `{"events":[${events.map((e) => this.acceptedJson(e)).join(',')}]}`);
   }
 
-  private async publish<T>(
+  /** One event over WebSocket (no Idempotency-Key there): the committed event's id and cursor. */
+  async publishFrame(input: PublishInput): Promise<{ id: string; cursor: string }> {
+    const [event] = await this.commit([input], 'ws');
+    return { id: event!.id, cursor: this.deps.codec.encode(event!.seq) };
+  }
+
+  private async publish(
     kind: 'one' | 'batch',
     inputs: PublishInput[],
     { via, idempotencyKey }: PublishOptions,
-    shape: (events: StoredEvent[]) => T,
-  ): Promise<IdempotentResult<T>> {
-    const commit = async (save?: (body: T) => void): Promise<T> => {
-      const now = this.deps.clock.now();
-      const events = inputs.map((input) => this.newEvent(input, now));
-      const stored = await this.deps.groupCommit.submit(events, via, save && ((s) => save(shape(s))));
-      return shape(stored);
-    };
-    if (idempotencyKey === undefined) return { body: await commit(), replayed: false };
+    toJson: (events: StoredEvent[]) => string,
+  ): Promise<IdempotentResult> {
+    if (idempotencyKey === undefined) return { json: toJson(await this.commit(inputs, via)), replayed: false };
     const fingerprint = requestFingerprint({ kind, inputs });
-    return this.deps.idempotency.run(idempotencyKey, fingerprint, commit);
+    return this.deps.idempotency.run(idempotencyKey, fingerprint, async (save) => {
+      let json = '';
+      // The response is made inside the transaction so the key and the events commit together.
+      await this.commit(inputs, via, (stored) => save((json = toJson(stored))));
+      return json;
+    });
+  }
+
+  private commit(inputs: PublishInput[], via: Via, alsoWrite?: (stored: StoredEvent[]) => void): Promise<StoredEvent[]> {
+    const now = this.deps.clock.now();
+    return this.deps.groupCommit.submit(
+      inputs.map((input) => this.newEvent(input, now)),
+      via,
+      alsoWrite,
+    );
   }
 
   private newEvent(input: PublishInput, now: number): NewEvent {
@@ -62,7 +75,7 @@ export class Publisher {
     };
   }
 
-  private accepted(event: StoredEvent): AcceptedEvent {
-    return acceptedEvent(event, this.deps.codec.encode(event.seq));
+  private acceptedJson(event: StoredEvent): string {
+    return acceptedJson(event, this.deps.codec.encode(event.seq));
   }
 }

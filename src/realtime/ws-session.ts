@@ -166,8 +166,8 @@ export class WsSession extends StreamSink {
     if (!this.bucket.take(now)) {
       return this.sendError(id, 'rate_limited', `At most ${publishRatePerS} publishes per second per connection.`);
     }
-    const done = this.ctx.publisher.publishOne(input, { via: 'ws' }).then(
-      ({ body }) => this.send(serverFrame.ack(id, body.id, body.cursor)),
+    const done = this.ctx.publisher.publishFrame(input).then(
+      (event) => this.send(serverFrame.ack(id, event.id, event.cursor)),
       (err: unknown) => {
         if (!isHubError(err)) this.ctx.logger.error({ err }, 'publish over WebSocket failed');
         const code = isHubError(err) && isPublishRefusal(err.code) ? err.code : 'internal_error';

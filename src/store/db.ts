@@ -10,6 +10,8 @@ export interface DbOptions {
   path: string;
   synchronous: 'FULL' | 'NORMAL';
   busyTimeoutMs: number;
+  /** How long each group-commit WAL sync took, in seconds (for the metrics). */
+  onWalSync?: (seconds: number) => void;
 }
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -19,7 +21,7 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
  * date. The connection always runs `synchronous=NORMAL`; `FULL` durability is added by
  * WalSync (an explicit fdatasync of the WAL after commit), see wal-sync.ts.
  */
-export function openDatabase({ path, synchronous, busyTimeoutMs }: DbOptions): { db: Db; wal: WalSync } {
+export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync }: DbOptions): { db: Db; wal: WalSync } {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -30,7 +32,7 @@ export function openDatabase({ path, synchronous, busyTimeoutMs }: DbOptions): {
   db.pragma('wal_autocheckpoint = 1000');
   migrate(db);
   if (synchronous === 'NORMAL') return { db, wal: noWalSync };
-  const wal = walSync(`${path}-wal`);
+  const wal = walSync(`${path}-wal`, onWalSync);
   wal.syncNow();
   syncDirectory(dirname(path)); // the WAL file's own directory entry
   return { db, wal };

@@ -3,8 +3,11 @@ import type { Db } from './db.js';
 import type { SettingsRepo } from './settings.js';
 
 export interface EventsRepo {
-  /** Appends an event to the log and returns it with its position. Call inside a transaction. */
-  insert(event: NewEvent): StoredEvent;
+  /**
+   * Appends events to the log, in order, and returns them with their positions (the same
+   * objects, `seq` added). Call inside a transaction.
+   */
+  insertMany(events: NewEvent[]): StoredEvent[];
   /**
    * Readers see the log only up to the durable head: an event committed but not yet on disk
    * stays invisible, so no reader can advance a cursor past what a power loss could undo.
@@ -49,11 +52,14 @@ function fromRow(r: Row): StoredEvent {
 }
 
 const PRUNED_THROUGH = 'events.pruned_through';
+const CHUNK = 50;
 
 export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
-  const insert = db.prepare<[string, string, string, number, number, string]>(
-    'INSERT INTO events (id, channel, type, occurred_at, received_at, data) VALUES (?, ?, ?, ?, ?, ?)',
-  );
+  const insertSql = (rows: number): string =>
+    `INSERT INTO events (id, channel, type, occurred_at, received_at, data) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`;
+  const insertOne = db.prepare(insertSql(1));
+  // Batches go in statements of CHUNK rows: one crossing into SQLite per chunk, not per row.
+  const insertChunk = db.prepare(insertSql(CHUNK));
   const byId = db.prepare<[string, number], Row>(`SELECT ${COLUMNS} FROM events WHERE id = ? AND seq <= ?`);
   const channelAfter = db.prepare<[string, number, number, number], Row>(
     `SELECT ${COLUMNS} FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
@@ -69,16 +75,24 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
   let durableHead = head.get()?.seq ?? 0;
 
   return {
-    insert(event) {
-      const { lastInsertRowid } = insert.run(
-        event.id,
-        event.channel,
-        event.type,
-        event.occurredAt,
-        event.receivedAt,
-        event.data,
-      );
-      return { ...event, seq: Number(lastInsertRowid) };
+    insertMany(events) {
+      const stored = events as StoredEvent[];
+      let i = 0;
+      for (; i + CHUNK <= events.length; i += CHUNK) {
+        const args: unknown[] = [];
+        for (let k = i; k < i + CHUNK; k++) {
+          const e = events[k]!;
+          args.push(e.id, e.channel, e.type, e.occurredAt, e.receivedAt, e.data);
+        }
+        // One writer and AUTOINCREMENT: the rows of one statement get consecutive positions.
+        const last = Number(insertChunk.run(args).lastInsertRowid);
+        for (let k = 0; k < CHUNK; k++) stored[i + k]!.seq = last - CHUNK + 1 + k;
+      }
+      for (; i < events.length; i++) {
+        const e = stored[i]!;
+        e.seq = Number(insertOne.run(e.id, e.channel, e.type, e.occurredAt, e.receivedAt, e.data).lastInsertRowid);
+      }
+      return stored;
     },
     markDurable(seq) {
       if (seq > durableHead) durableHead = seq;

@@ -23,7 +23,8 @@ export const noWalSync: WalSync = {
   close: () => undefined,
 };
 
-export function walSync(walPath: string): WalSync {
+/** `onSync` hears how long each asynchronous sync took (seconds), for the metrics. */
+export function walSync(walPath: string, onSync: (seconds: number) => void = () => undefined): WalSync {
   const fd = openSync(walPath, 'r');
   let inFlight = false;
   let waiting: Array<{ resolve(): void; reject(err: unknown): void }> = [];
@@ -34,8 +35,10 @@ export function walSync(walPath: string): WalSync {
     const batch = waiting;
     waiting = [];
     inFlight = true;
+    const started = performance.now();
     fdatasync(fd, (err) => {
       inFlight = false;
+      onSync((performance.now() - started) / 1000);
       for (const w of batch) {
         if (err) w.reject(err);
         else w.resolve();

@@ -85,7 +85,7 @@ describe('durability ordering', () => {
   it('keeps an event invisible to readers until the sync that covers it returned', async () => {
     let inserted: { id: string; seq: number } | undefined;
     const { durable } = store.transactionThenSync(() => {
-      inserted = store.events.insert(event('vis'));
+      inserted = store.events.insertMany([event('vis')])[0];
     });
     expect(store.events.getById(inserted!.id)).toBeUndefined();
     expect(store.events.listChannelAfter('vis', 0, 10)).toEqual([]);
@@ -100,9 +100,22 @@ describe('durability ordering', () => {
     const order: number[] = [];
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        store.transactionThenSync(() => store.events.insert(event())).durable.then(() => order.push(i)),
+        store.transactionThenSync(() => store.events.insertMany([event()])).durable.then(() => order.push(i)),
       ),
     );
     expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+});
+
+describe('insertMany', () => {
+  it('gives the rows of a multi-row statement consecutive positions, in order, across chunk edges', () => {
+    for (const n of [1, 49, 50, 51, 137]) {
+      const events = Array.from({ length: n }, () => event('many'));
+      const stored = store.transaction(() => store.events.insertMany(events));
+      const seqs = stored.map((e) => e.seq);
+      expect(seqs).toEqual(Array.from({ length: n }, (_, i) => seqs[0]! + i));
+      store.events.markDurable(seqs.at(-1)!);
+      for (const e of stored) expect(store.events.getById(e.id)?.seq).toBe(e.seq);
+    }
   });
 });

@@ -68,6 +68,7 @@ describe('operations', () => {
     expect(text).toMatch(/^pushhub_events_published_total\{via="http"\} [1-9]/m);
     expect(text).toMatch(/^pushhub_commit_batch_events_count [1-9]/m);
     expect(text).toMatch(/^pushhub_commit_duration_seconds_bucket/m);
+    expect(text).toMatch(/^pushhub_wal_sync_seconds_count [1-9]/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
   });
 

@@ -28,11 +28,11 @@ it('on shutdown: in-flight publishes get their ack, WebSockets close with 1001, 
   const sse = await SseClient.open(`${hub.url}/v1/channels/bye/sse`, { authorization: `Bearer ${API_KEY}` });
   // Shut down right after the hub took a publish in, before its commit ran.
   const publisher = hub.app.publisher;
-  const publishOne = publisher.publishOne.bind(publisher);
+  const publishFrame = publisher.publishFrame.bind(publisher);
   let closing: Promise<void> | undefined;
-  publisher.publishOne = (input, opts) => {
+  publisher.publishFrame = (input) => {
     queueMicrotask(() => (closing = hub.close()));
-    return publishOne(input, opts);
+    return publishFrame(input);
   };
   expect(await c.request({ op: 'publish', channel: 'bye', type: 't', data: 1 })).toMatchObject({ op: 'ack' });
   expect(hub.app.realtime.readiness()).toBe('shutting down');
