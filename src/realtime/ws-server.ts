@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { HubError } from '../errors.js';
+import { HubError, invalidRequest } from '../errors.js';
 import { bearerOf, type Principal } from '../http/auth.js';
 import { endWithError } from '../http/raw-error.js';
 import { redactUrl } from '../logger.js';
@@ -33,6 +33,15 @@ export class WsServer {
       clientTracking: false,
       perMessageDeflate: false, // fan-out writes pre-framed bytes: see ws-frame.ts
       maxPayload: ctx.config.maxFrameBytes, // larger → ws closes with 1009
+    });
+    // ws answers a handshake it cannot accept (wrong method, key or version) in text/html:
+    // answer in the API's error shape instead, keeping the version header RFC 6455 asks for.
+    this.wss.on('wsClientError', (err, socket) => {
+      if (/method/i.test(err.message)) {
+        return endWithError(socket, new HubError('method_not_allowed', { message: 'A WebSocket upgrade must be a GET.' }));
+      }
+      const headers: Record<string, string> = /version/i.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {};
+      endWithError(socket, invalidRequest([{ field: 'headers', message: err.message }]), headers);
     });
   }
 
