@@ -20,10 +20,12 @@ export function cursorLike(valid: string): fc.Arbitrary<string> {
   );
 }
 
-/** `data` nested this deep: JSON the hub must refuse clearly, not by running out of stack. */
-export const deepJson = fc
-  .tuple(fc.integer({ min: 100, max: 5000 }), fc.constantFrom('[', '{"a":'))
-  .map(([depth, open]) => open.repeat(depth) + '0' + (open === '[' ? ']' : '}').repeat(depth));
+/** JSON nested 100 to `maxDepth` levels deep: what the hub must refuse clearly, not by running out of stack. */
+export function deepJson(maxDepth = 5000): fc.Arbitrary<string> {
+  return fc
+    .tuple(fc.integer({ min: 100, max: maxDepth }), fc.constantFrom('[', '{"a":'))
+    .map(([depth, open]) => open.repeat(depth) + '0' + (open === '[' ? ']' : '}').repeat(depth));
+}
 
 /**
  * The fuzzing invariant of every HTTP request: never a 5xx; a success status, or a refusal

@@ -69,7 +69,7 @@ describe('fuzzing the HTTP API', () => {
 
   it('POST /v1/events and /batch with deeply nested data, with or without an Idempotency-Key', async () => {
     await fc.assert(
-      fc.asyncProperty(deepJson, fc.boolean(), fc.option(fc.uuid(), { nil: undefined }), async (data, batch, key) => {
+      fc.asyncProperty(deepJson(), fc.boolean(), fc.option(fc.uuid(), { nil: undefined }), async (data, batch, key) => {
         const event = `{"channel":"fuzz","type":"t","data":${data}}`;
         const before = writes.version();
         const res = await hub.api(batch ? '/v1/events/batch' : '/v1/events', {
