@@ -1,8 +1,8 @@
-import { connect as tcpConnect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cursorLike, deepJson, expectSuccessOrCleanRefusal, nameLike } from '../helpers/fuzz.js';
 import { API_KEY, startHub, type TestHub } from '../helpers/hub.js';
+import { rawExchange } from '../helpers/raw-http.js';
 import { watchWrites, type WriteWatcher } from '../helpers/store-writes.js';
 
 let hub: TestHub;
@@ -21,11 +21,6 @@ afterAll(async () => {
 
 const RUNS = 150;
 
-/** Every refusal is a 4xx in the API.md shape; nothing was written for it; no 5xx ever. */
-async function expectWellFormedRefusalOrSuccess(res: Response, before: number, okStatuses: number[]): Promise<void> {
-  await expectSuccessOrCleanRefusal(res, writes, before, okStatuses);
-}
-
 const eventLike = fc.record(
   {
     channel: fc.oneof(nameLike, fc.anything()),
@@ -43,7 +38,7 @@ describe('fuzzing the HTTP API', () => {
       fc.asyncProperty(eventLike, async (body) => {
         const before = writes.version();
         const res = await hub.api('/v1/events', { body: JSON.stringify(body) });
-        await expectWellFormedRefusalOrSuccess(res, before, [202]);
+        await expectSuccessOrCleanRefusal(res, writes, before, [202]);
       }),
       { numRuns: RUNS },
     );
@@ -60,7 +55,7 @@ describe('fuzzing the HTTP API', () => {
           const headers: Record<string, string> = { 'content-type': contentType };
           if (key !== undefined) headers['idempotency-key'] = key;
           const res = await hub.api('/v1/events', { method: 'POST', body, headers });
-          await expectWellFormedRefusalOrSuccess(res, before, [202]);
+          await expectSuccessOrCleanRefusal(res, writes, before, [202]);
         },
       ),
       { numRuns: RUNS },
@@ -76,7 +71,7 @@ describe('fuzzing the HTTP API', () => {
           body: batch ? `{"events":[${event}]}` : event,
           headers: key === undefined ? {} : { 'idempotency-key': key },
         });
-        await expectWellFormedRefusalOrSuccess(res, before, [202]);
+        await expectSuccessOrCleanRefusal(res, writes, before, [202]);
       }),
       { numRuns: 30 },
     );
@@ -89,7 +84,7 @@ describe('fuzzing the HTTP API', () => {
         async (body) => {
           const before = writes.version();
           const res = await hub.api('/v1/events/batch', { body: JSON.stringify(body) ?? 'null' });
-          await expectWellFormedRefusalOrSuccess(res, before, [202]);
+          await expectSuccessOrCleanRefusal(res, writes, before, [202]);
         },
       ),
       { numRuns: RUNS },
@@ -104,7 +99,7 @@ describe('fuzzing the HTTP API', () => {
         if (limit != null) q.set('limit', limit);
         const before = writes.version();
         const res = await hub.api(`/v1/channels/${encodeURIComponent(channel)}/events?${q}`);
-        await expectWellFormedRefusalOrSuccess(res, before, [200]);
+        await expectSuccessOrCleanRefusal(res, writes, before, [200]);
       }),
       { numRuns: RUNS },
     );
@@ -127,7 +122,7 @@ describe('fuzzing the HTTP API', () => {
             body: method === 'GET' || method === 'HEAD' ? undefined : '{}',
           });
           expect(res.status).toBeLessThan(500);
-          if (method !== 'HEAD' && res.status >= 400) await expectWellFormedRefusalOrSuccess(res, before, []);
+          if (method !== 'HEAD' && res.status >= 400) await expectSuccessOrCleanRefusal(res, writes, before, []);
           else await res.body?.cancel();
         },
       ),
@@ -201,7 +196,7 @@ describe('fuzzing the HTTP API', () => {
 
 /** Every answer to a raw request is below 500, and each error in it has API.md's shape. */
 async function expectRawAnswersWellFormed(raw: string): Promise<RawResponse[]> {
-  const responses = parseResponses(await rawExchange(raw));
+  const responses = parseResponses(await rawExchange(hub.url, raw));
   for (const { status, contentType, body } of responses) {
     expect(status, body).toBeLessThan(500);
     if (status < 400 || body === '' || raw.startsWith('HEAD ')) continue;
@@ -211,22 +206,6 @@ async function expectRawAnswersWellFormed(raw: string): Promise<RawResponse[]> {
     expect(error?.message, body).toBeTypeOf('string');
   }
   return responses;
-}
-
-/** Writes raw bytes, half-closes, and reads the answer until the hub closes (or 3 s pass). */
-function rawExchange(raw: string): Promise<string> {
-  const { hostname, port } = new URL(hub.url);
-  return new Promise((resolve, reject) => {
-    const socket = tcpConnect(Number(port), hostname, () => socket.end(raw, 'latin1'));
-    let answer = '';
-    const timer = setTimeout(() => socket.destroy(), 3000);
-    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(answer);
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' || err.code === 'EPIPE' ? undefined : reject(err)));
-  });
 }
 
 interface RawResponse {

@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startChildHub } from '../helpers/child-hub.js';
 import { startHub } from '../helpers/hub.js';
+import { rawExchange } from '../helpers/raw-http.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { handMadeJwt } from '../helpers/tokens.js';
 import { FAST_RETRY, waitFor } from '../helpers/webhooks.js';
@@ -50,18 +50,6 @@ function addKey(secrets: Secrets, name: string, value: string): void {
   secrets.set(`${name} (base64)`, bytes.toString('base64').replace(/=+$/, ''));
   secrets.set(`${name} (base64url)`, bytes.toString('base64url'));
   secrets.set(`${name} (hex)`, bytes.toString('hex'));
-}
-
-/** Sends raw bytes and reads the answer until the hub closes the connection. */
-function rawHttp(url: string, request: string): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = tcpConnect(Number(port), hostname, () => socket.end(request));
-    let answer = '';
-    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-  });
 }
 
 async function exercise({ url, apiKey, tokenSecret }: Target): Promise<Secrets> {
@@ -151,8 +139,8 @@ async function exercise({ url, apiKey, tokenSecret }: Target): Promise<Secrets> 
   expect([...secrets.keys()].filter((k) => k.startsWith('x-signature')).length).toBeGreaterThan(0);
 
   // Malformed HTTP carrying credentials: the parser's error (logged at trace) holds the raw bytes.
-  await rawHttp(url, `GET /v1/events/x?token=${minted} HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${apiKey}\r\nBad Header\r\n\r\n`);
-  await rawHttp(url, `POST /v1/events HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${apiKey}\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello`);
+  await rawExchange(url, `GET /v1/events/x?token=${minted} HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${apiKey}\r\nBad Header\r\n\r\n`);
+  await rawExchange(url, `POST /v1/events HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${apiKey}\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello`);
   return secrets;
 }
 
