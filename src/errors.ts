@@ -9,6 +9,7 @@ export const ErrorCodes = {
   forbidden: { status: 403, message: 'The credential does not grant this.' },
   not_found: { status: 404, message: 'Not found.' },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  request_timeout: { status: 408, message: 'The request took too long to arrive.' },
   idempotency_key_reused: {
     status: 409,
     message: 'This Idempotency-Key was already used with a different request body.',
@@ -27,6 +28,7 @@ export const ErrorCodes = {
   },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   rate_limited: { status: 429, message: 'Too many requests.' },
   internal_error: { status: 500, message: 'Internal error.' },
   overloaded: { status: 503, message: 'The hub is overloaded; retry later.' },

@@ -22,9 +22,34 @@ const REDACT = [
   '*["x-signature"]',
 ];
 
-/** Removes credentials carried in a query string (`?token=…`, `?api_key=…`). */
+/** Query parameters that carry credentials, whatever their case. */
+const CREDENTIAL_PARAMS = new Set(['token', 'access_token', 'api_key', 'apikey', 'key']);
+
+/**
+ * Removes credentials carried in a query string (`?token=…`, `?api_key=…`). Names are
+ * compared decoded, as the query parsers read them: `?%74oken=…` is a `token` too.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:token|access_token|api_key|apikey|key)=)[^&#]*/gi, '$1[REDACTED]');
+  const start = url.indexOf('?');
+  if (start < 0) return url;
+  const hash = url.indexOf('#', start);
+  const end = hash < 0 ? url.length : hash;
+  const params = url.slice(start + 1, end).split('&').map((param) => {
+    const eq = param.indexOf('=');
+    if (eq < 0) return param;
+    const name = param.slice(0, eq);
+    return CREDENTIAL_PARAMS.has(decodeName(name).toLowerCase()) ? `${name}=[REDACTED]` : param;
+  });
+  return `${url.slice(0, start + 1)}${params.join('&')}${url.slice(end)}`;
+}
+
+function decodeName(name: string): string {
+  if (!name.includes('%') && !name.includes('+')) return name;
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
 }
 
 interface RequestLike {

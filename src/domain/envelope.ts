@@ -2,12 +2,35 @@ import { z } from 'zod';
 import { isoTime } from './iso-time.js';
 import { channelSchema, typeSchema } from './names.js';
 
+/**
+ * Deepest nesting of arrays and objects accepted in `data`: far beyond any real payload, and
+ * far below what would exhaust the stack when the hub serialises it (JSON.parse copes with any
+ * depth; JSON.stringify and canonical JSON recurse).
+ */
+export const MAX_DATA_DEPTH = 128;
+
+/** Whether a parsed JSON value nests arrays and objects at most `max` levels deep. Iterative. */
+export function nestsWithin(value: unknown, max: number): boolean {
+  let level: object[] = value !== null && typeof value === 'object' ? [value] : [];
+  for (let depth = 1; level.length > 0; depth++) {
+    if (depth > max) return false;
+    const next: object[] = [];
+    for (const node of level) {
+      for (const child of Object.values(node)) if (child !== null && typeof child === 'object') next.push(child as object);
+    }
+    level = next;
+  }
+  return true;
+}
+
 /** What a publisher sends, one event. */
 export const publishInputSchema = z.strictObject({
   channel: channelSchema,
   type: typeSchema,
-  // Any JSON value (the body was parsed as JSON); only its absence is wrong.
-  data: z.custom<unknown>((v) => v !== undefined, 'is required'),
+  // Any JSON value (the body was parsed as JSON); only its absence, or a pathological depth, is wrong.
+  data: z
+    .custom<unknown>((v) => v !== undefined, 'is required')
+    .refine((v) => nestsWithin(v, MAX_DATA_DEPTH), `must not nest arrays and objects more than ${MAX_DATA_DEPTH} levels deep`),
   occurred_at: z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-01-20T12:00:01.123Z' })
     .optional(),

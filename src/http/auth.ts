@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Matcher } from '../domain/patterns.js';
 import { HubError } from '../errors.js';
 
@@ -62,8 +62,12 @@ export function credentialOf(request: FastifyRequest, allowQuery = false): strin
   return undefined;
 }
 
-/** preHandler for server-only routes: the API key, nothing else. */
-export function requireServer(auth: Authenticator): preHandlerAsyncHookHandler {
+/**
+ * onRequest hook for server-only routes: the API key, nothing else. It runs before the body
+ * is read or the path and query are validated, so a caller without the key learns nothing
+ * from validation errors and cannot make the hub parse a body (up to 8 MiB for a batch).
+ */
+export function requireServer(auth: Authenticator): onRequestAsyncHookHandler {
   return async (request) => {
     const principal = await auth.authenticate(credentialOf(request));
     if (principal.kind !== 'server') throw new HubError('forbidden', { message: 'This route needs the server API key.' });

@@ -22,9 +22,10 @@ const pollQuerySchema = z.object({
 /** GET /v1/channels/:channel/events — the polling fallback. */
 export function channelRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/v1/channels/:channel/events', async (request, reply) => {
+    // The credential first: without one, the path and query are nobody's business.
+    const principal = await ctx.auth.authenticate(credentialOf(request, true));
     const { channel } = parseOr400(paramsSchema, request.params, 'path');
     const query = parseOr400(pollQuerySchema, request.query, 'query');
-    const principal = await ctx.auth.authenticate(credentialOf(request, true));
     if (!maySubscribe(principal, channel)) {
       throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });
     }

@@ -20,10 +20,10 @@ const idParams = z.object({ id: z.string() });
 
 /** /v1/deliveries: the history and dead letters, newest first; one delivery with its attempts; retry. */
 export function deliveryRoutes(app: FastifyInstance, ctx: HttpContext, { service }: WebhookRouteDeps): void {
-  const preHandler = requireServer(ctx.auth);
+  const onRequest = requireServer(ctx.auth);
   const deliveries = ctx.store.deliveries;
 
-  app.get('/v1/deliveries', { preHandler }, async (request) => {
+  app.get('/v1/deliveries', { onRequest }, async (request) => {
     const query = parseOr400(listQuerySchema, request.query, 'query');
     const limit = query.limit ?? 100;
     const rows = deliveries.list({
@@ -37,14 +37,14 @@ export function deliveryRoutes(app: FastifyInstance, ctx: HttpContext, { service
     return { deliveries: page.map(deliveryJson), next_cursor: more ? page.at(-1)!.seq.toString(36) : null };
   });
 
-  app.get('/v1/deliveries/:id', { preHandler }, async (request) => {
+  app.get('/v1/deliveries/:id', { onRequest }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     const delivery = deliveries.get(id);
     if (!delivery) throw new HubError('not_found', { message: `No delivery ${id}.` });
     return { ...deliveryJson(delivery), attempts: deliveries.attempts(delivery.seq).map(attemptJson) };
   });
 
-  app.post('/v1/deliveries/:id/retry', { preHandler }, async (request, reply) => {
+  app.post('/v1/deliveries/:id/retry', { onRequest }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     return reply.code(202).send(deliveryJson(service.retryDelivery(id)));
   });

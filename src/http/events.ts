@@ -20,9 +20,9 @@ function idempotencyKeyOf(request: FastifyRequest): string | undefined {
 
 /** POST /v1/events, POST /v1/events/batch, GET /v1/events/:id */
 export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const preHandler = requireServer(ctx.auth);
+  const onRequest = requireServer(ctx.auth);
 
-  app.post('/v1/events', { preHandler }, async (request, reply) => {
+  app.post('/v1/events', { onRequest }, async (request, reply) => {
     const input = parseOr400(publishInputSchema, request.body);
     const idempotencyKey = idempotencyKeyOf(request);
     const { json, replayed } = await ctx.publisher.publishOne(input, { via: 'http', idempotencyKey });
@@ -30,7 +30,7 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
     return reply.code(202).type(JSON_TYPE).send(json);
   });
 
-  app.post('/v1/events/batch', { preHandler, bodyLimit: ctx.config.batchBodyLimitBytes }, async (request, reply) => {
+  app.post('/v1/events/batch', { onRequest, bodyLimit: ctx.config.batchBodyLimitBytes }, async (request, reply) => {
     const { events } = parseOr400(batchInputSchema, request.body);
     const idempotencyKey = idempotencyKeyOf(request);
     const { json, replayed } = await ctx.publisher.publishBatch(events, { via: 'http', idempotencyKey });
@@ -38,7 +38,7 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
     return reply.code(202).type(JSON_TYPE).send(json);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/events/:id', { preHandler }, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/v1/events/:id', { onRequest }, async (request, reply) => {
     const event = ctx.store.events.getById(request.params.id);
     if (!event) throw new HubError('not_found', { message: `No event ${request.params.id}.` });
     const deliveries = ctx.deliveriesOf(event);

@@ -3,6 +3,7 @@ import Fastify, {
 import type { Random } from '../clock.js';
 import { HubError, invalidRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { endWithError } from './raw-error.js';
 
 export interface ServerOptions {
   logger: Logger;
@@ -34,6 +35,14 @@ export function createServer({ logger, bodyLimitBytes, random, isClosing }: Serv
     frameworkErrors: (err, _request, reply) => {
       const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'has a segment that is too long' : 'is not a valid URL';
       sendError(reply, invalidRequest([{ field: 'path', message }]));
+    },
+    // Requests Node cannot parse never reach a route: answer them in the API's error shape
+    // too, and log without the raw bytes (Fastify's own handler logs them at trace, and they
+    // hold the Authorization header).
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      logger.debug({ err: { code: err.code, message: err.message } }, 'unparsable request refused');
+      endWithError(socket, clientError(err.code));
     },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -80,6 +89,13 @@ export function createServer({ logger, bodyLimitBytes, random, isClosing }: Serv
 export function sendError(reply: FastifyReply, err: HubError): FastifyReply {
   if (err.retryAfterS !== undefined) reply.header('retry-after', String(err.retryAfterS));
   return reply.code(err.statusCode).type('application/json; charset=utf-8').send(err.toJSON());
+}
+
+/** A request Node's HTTP parser refused, as the API error to answer it with. */
+function clientError(code: string | undefined): HubError {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new HubError('request_timeout');
+  if (code === 'HPE_HEADER_OVERFLOW') return new HubError('headers_too_large');
+  return invalidRequest([{ field: 'request', message: 'is not valid HTTP/1.1' }]);
 }
 
 /** Fastify's own errors (body parsing, limits) mapped to the API's codes. */

@@ -69,41 +69,41 @@ export interface WebhookRouteDeps {
 
 /** /v1/subscriptions: create, list, read, change, delete, rotate the secret, redrive dead letters. */
 export function subscriptionRoutes(app: FastifyInstance, ctx: HttpContext, { service, clock }: WebhookRouteDeps): void {
-  const preHandler = requireServer(ctx.auth);
+  const onRequest = requireServer(ctx.auth);
   const view = (sub: Parameters<typeof subscriptionView>[0]) => subscriptionView(sub, clock.now());
 
-  app.post('/v1/subscriptions', { preHandler }, async (request, reply) => {
+  app.post('/v1/subscriptions', { onRequest }, async (request, reply) => {
     const body = parseOr400(createSchema, request.body);
     const sub = await service.create({ ...defaultSettings(body.url, body.channels), ...settingsPatch(body) }, body.enabled ?? true);
     return reply.code(201).send({ ...view(sub), secret: sub.secret });
   });
 
-  app.get('/v1/subscriptions', { preHandler }, async () => ({ subscriptions: service.list().map(view) }));
+  app.get('/v1/subscriptions', { onRequest }, async () => ({ subscriptions: service.list().map(view) }));
 
-  app.get('/v1/subscriptions/:id', { preHandler }, async (request) => {
+  app.get('/v1/subscriptions/:id', { onRequest }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     return view(service.get(id));
   });
 
-  app.patch('/v1/subscriptions/:id', { preHandler }, async (request) => {
+  app.patch('/v1/subscriptions/:id', { onRequest }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     const body = parseOr400(patchSchema, request.body);
     return view(await service.update(id, settingsPatch(body), body.enabled));
   });
 
-  app.delete('/v1/subscriptions/:id', { preHandler }, async (request, reply) => {
+  app.delete('/v1/subscriptions/:id', { onRequest }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     await service.delete(id);
     return reply.code(204).send();
   });
 
-  app.post('/v1/subscriptions/:id/rotate-secret', { preHandler }, async (request) => {
+  app.post('/v1/subscriptions/:id/rotate-secret', { onRequest }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     const sub = service.rotateSecret(id);
     return { secret: sub.secret, previous_secret_expires_at: view(sub).previous_secret_expires_at };
   });
 
-  app.post('/v1/subscriptions/:id/redrive', { preHandler }, async (request, reply) => {
+  app.post('/v1/subscriptions/:id/redrive', { onRequest }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     parseOr400(redriveSchema, request.body);
     return reply.code(202).send({ requeued: await service.redriveDead(id) });

@@ -71,9 +71,10 @@ export interface SseOptions {
  */
 export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount }: SseOptions): void {
   app.get('/v1/channels/:channel/sse', async (request, reply) => {
+    // The credential first: without one, the path and query are nobody's business.
+    const principal = await ctx.auth.authenticate(credentialOf(request, true));
     const { channel } = parseOr400(paramsSchema, request.params, 'path');
     const query = parseOr400(querySchema, request.query, 'query');
-    const principal = await ctx.auth.authenticate(credentialOf(request, true));
     if (!maySubscribe(principal, channel)) {
       throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });
     }

@@ -1,7 +1,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { HubError, invalidRequest } from '../errors.js';
 import { bearerOf, type Principal } from '../http/auth.js';
+import { endWithError } from '../http/raw-error.js';
 import { redactUrl } from '../logger.js';
 import type { RealtimeContext } from './context.js';
 import { armTokenExpiry } from './token-expiry.js';
@@ -32,6 +34,15 @@ export class WsServer {
       perMessageDeflate: false, // fan-out writes pre-framed bytes: see ws-frame.ts
       maxPayload: ctx.config.maxFrameBytes, // larger → ws closes with 1009
     });
+    // ws answers a handshake it cannot accept (wrong method, key or version) in text/html:
+    // answer in the API's error shape instead, keeping the version header RFC 6455 asks for.
+    this.wss.on('wsClientError', (err, socket) => {
+      if (/method/i.test(err.message)) {
+        return endWithError(socket, new HubError('method_not_allowed', { message: 'A WebSocket upgrade must be a GET.' }));
+      }
+      const headers: Record<string, string> = /version/i.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {};
+      endWithError(socket, invalidRequest([{ field: 'headers', message: err.message }]), headers);
+    });
   }
 
   attach(server: Server): void {
@@ -49,10 +60,10 @@ export class WsServer {
     const onEarlyError = (): void => void socket.destroy(); // a reset before the handshake is no error of ours
     socket.on('error', onEarlyError);
     const url = new URL(req.url ?? '/', 'http://hub');
-    if (url.pathname !== PATH) return refuse(socket, 404, 'not_found', `No WebSocket endpoint at ${url.pathname}.`);
-    if (this.closing) return refuse(socket, 503, 'shutting_down', 'The hub is shutting down; retry later.');
+    if (url.pathname !== PATH) return refuse(socket, 'not_found', `No WebSocket endpoint at ${url.pathname}.`);
+    if (this.closing) return refuse(socket, 'shutting_down', 'The hub is shutting down; retry later.');
     if (this.connectionCount() >= this.ctx.config.maxConnections) {
-      return refuse(socket, 503, 'overloaded', 'The hub has reached its connection limit; retry later.');
+      return refuse(socket, 'overloaded', 'The hub has reached its connection limit; retry later.');
     }
     // Authenticate before the handshake, but answer a bad credential with close 4001 after it:
     // a browser cannot read the status of a refused upgrade, only a close code.
@@ -112,11 +123,6 @@ export class WsServer {
   }
 }
 
-function refuse(socket: Socket, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = status === 404 ? 'Not Found' : 'Service Unavailable';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n${status === 503 ? 'Retry-After: 1\r\n' : ''}\r\n${body}`,
-  );
+function refuse(socket: Socket, code: 'not_found' | 'shutting_down' | 'overloaded', message: string): void {
+  endWithError(socket, new HubError(code, { message, retryAfterS: code === 'not_found' ? undefined : 1 }));
 }

@@ -11,6 +11,8 @@ export interface ChildHub {
   process: ChildProcess;
   /** Log lines (parsed JSON) the child wrote so far. */
   logs: Record<string, unknown>[];
+  /** Everything the child wrote, stdout and stderr, as text. */
+  output(): string;
   /** SIGKILL: no chance to flush anything. */
   kill(): Promise<void>;
   /** SIGTERM and wait; resolves with the exit code. */
@@ -37,7 +39,9 @@ export async function startChildHub(db: string, env: Record<string, string> = {}
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = once(child, 'exit');
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`child hub did not start in time\n${stderr}`)), 15_000);
@@ -63,6 +67,7 @@ export async function startChildHub(db: string, env: Record<string, string> = {}
     url,
     process: child,
     logs,
+    output: () => stdout + stderr,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
