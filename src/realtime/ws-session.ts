@@ -5,11 +5,12 @@ import { mayPublish, maySubscribe, type Principal } from '../http/auth.js';
 import { isHubError } from '../errors.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
-import { parseClientFrame, serverFrame, type ClientFrame, type FrameErrorCode } from './frames.js';
+import { parseClientFrame, serverFrame, type ClientFrame, type FrameErrorCode, type GapReason } from './frames.js';
 import { TokenBucket } from './rate-limit.js';
 import { StreamSink } from './sink.js';
 import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
+import { encodeTextFrame } from './ws-frame.js';
 
 /** Close codes of API.md. */
 export const CloseCode = {
@@ -53,6 +54,11 @@ export class WsSession extends StreamSink {
 
   protected encode(frames: EventFrames): Buffer {
     return frames.ws();
+  }
+
+  /** A `subscribed` frame of its own (no `id`: nothing asked for it), as a subscribe with an expired cursor gets. */
+  protected gapNotice(channel: string, reason: GapReason, cursor: string): Buffer {
+    return encodeTextFrame(serverFrame.subscribed(undefined, channel, false, cursor, reason));
   }
 
   protected closeSlow(buffered: number): void {
