@@ -9,13 +9,14 @@ import { API_KEY } from '../helpers/hub.js';
 import { readChannel } from '../helpers/load.js';
 import { startReceiver, type Receiver, type Reply } from '../helpers/receiver.js';
 import { seeded, sleep } from '../helpers/seeded.js';
+import { SseClient } from '../helpers/sse-client.js';
 import { closedPort, waitFor } from '../helpers/webhooks.js';
 
 /**
  * The crash matrix: the real hub as a child process, under a mixed load (HTTP single and
  * batch publishes with Idempotency-Keys, WebSocket publishes, webhook deliveries to a healthy,
  * a flaky and an ordered receiver, WebSocket subscribers following channels through the client
- * library), is killed with SIGKILL at random moments, restarted on the same port, and finally
+ * library, an SSE subscriber reconnecting with its Last-Event-ID), is killed with SIGKILL at random moments, restarted on the same port, and finally
  * stopped with SIGTERM while the load still runs. Then everything is checked against the log
  * read by polling: acknowledged events exactly once and in order, every webhook delivered at
  * least once and exactly once after dedupe, subscribers with the complete sequence.
@@ -160,6 +161,56 @@ class Follower {
   }
 }
 
+/** An SSE subscriber that reconnects with its Last-Event-ID after every drop, as EventSource does. */
+class SseFollower {
+  private readonly streams: SseClient[] = [];
+  private stopped = false;
+  private readonly running: Promise<void>;
+
+  constructor(
+    url: string,
+    readonly channel: string,
+  ) {
+    this.running = this.follow(url);
+  }
+
+  /** Where delivery started (the id-only message of the first stream): everything after it must arrive. */
+  get start(): string | undefined {
+    return this.streams[0]?.messages[0]?.id;
+  }
+
+  /** Event ids received over all streams, in order. */
+  get received(): string[] {
+    return this.streams.flatMap((s) => s.events<{ id: string }>().map((e) => e.id));
+  }
+
+  get resets(): number {
+    return this.streams.reduce((n, s) => n + s.messages.filter((m) => m.event === 'reset').length, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.streams.at(-1)?.abort();
+    await this.running;
+  }
+
+  private async follow(url: string): Promise<void> {
+    let last: string | undefined;
+    while (!this.stopped) {
+      const headers = { authorization: `Bearer ${API_KEY}`, ...(last ? { 'last-event-id': last } : {}) };
+      const sse = await SseClient.open(`${url}/v1/channels/${this.channel}/sse`, headers).catch(() => undefined);
+      if (sse?.response.status !== 200) {
+        sse?.abort();
+        await sleep(50); // the hub is down (or shutting down)
+        continue;
+      }
+      this.streams.push(sse);
+      await sse.done; // until the hub goes away
+      last = sse.lastEventId ?? last;
+    }
+  }
+}
+
 async function listDeliveries(url: string, subscriptionId: string, state?: string): Promise<Array<{ event_id: string; state: string }>> {
   const out: Array<{ event_id: string; state: string }> = [];
   let after: string | null = '';
@@ -205,6 +256,7 @@ async function scenario(seed: number): Promise<void> {
   };
   let hub: ChildHub = await startChildHub(db, env);
   const clients: PushhubClient[] = [];
+  let sse: SseFollower | undefined;
   let stopped = false;
   try {
     const subscribe = (receiver: Receiver, body: Record<string, unknown>) =>
@@ -218,7 +270,8 @@ async function scenario(seed: number): Promise<void> {
 
     const followers = [new Follower(url, { 'mx.a': undefined, 'mx.c': undefined }, seeded(seed + 1))];
     clients.push(followers[0]!.client);
-    await waitFor(async () => followers[0]!.start.size === 2, 10_000, 'first follower subscribed');
+    sse = new SseFollower(url, 'mx.b');
+    await waitFor(async () => followers[0]!.start.size === 2 && sse!.start !== undefined, 10_000, 'first followers subscribed');
 
     const acked: Acked[] = [];
     const isStopped = (): boolean => stopped;
@@ -287,6 +340,10 @@ async function scenario(seed: number): Promise<void> {
       }
       expect(f.gaps).toEqual([]);
     }
+    const sseWant = await tail('mx.b', sse.start!);
+    await waitFor(async () => sse!.received.length >= sseWant.length, 15_000, 'SSE follower caught up');
+    expect(sse.received, 'SSE follower: no gap, no duplicate, in order').toEqual(sseWant);
+    expect(sse.resets).toBe(0);
 
     // ── webhooks: at least once, exactly once after dedupe, nothing left in flight ────
     for (const name of ['healthy', 'flaky', 'ordered'] as const) {
@@ -301,9 +358,16 @@ async function scenario(seed: number): Promise<void> {
     }
     // Ordered: first arrivals in log order (a resend after a crash only repeats one already sent).
     expect(unique(receivers.ordered.received.map((r) => String(r.headers['webhook-id'])))).toEqual(log.get('mx.c')!.map((e) => e.id));
+    // The status resource agrees (a sample of the acknowledged events).
+    for (const a of acked.filter((_, i) => i % 50 === 0)) {
+      const status = await hubCall<{ status: string; deliveries: unknown[] }>(url, `/v1/events/${a.id}`);
+      expect(status.status, `status of ${a.id}`).toBe('delivered');
+      expect(status.deliveries).toHaveLength(Object.values(matching).filter((channels) => channels.includes(a.channel)).length);
+    }
   } finally {
     stopped = true;
     for (const c of clients) c.close();
+    await sse?.stop();
     await hub.kill();
     await Promise.all(Object.values(receivers).map((r) => r.close()));
     rmSync(dir, { recursive: true, force: true });
