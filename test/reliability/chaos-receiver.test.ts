@@ -22,15 +22,28 @@ const EVENTS = 80;
 const ORDERED_EVENTS = 6;
 const POLICY = { initial_delay_ms: 50, max_delay_ms: 200, max_attempts: 4, timeout_ms: 1000 };
 
-type Behaviour = 'ok' | 'ok_slow_body' | 'e500' | 'r429_seconds' | 'r503_date' | 'hang' | 'reset' | 'ack_then_cut' | 'body_past_timeout';
+type Behaviour =
+  | 'ok'
+  | 'ok_slow_body'
+  | 'e500'
+  | 'r429_seconds'
+  | 'r429_date'
+  | 'r503_seconds'
+  | 'r503_date'
+  | 'hang'
+  | 'reset'
+  | 'ack_then_cut'
+  | 'body_past_timeout';
 
 /** Cumulative weights; succeeding answers are about a third. */
 const BEHAVIOURS: Array<[Behaviour, number]> = [
   ['ok', 0.2],
   ['ok_slow_body', 0.1],
   ['e500', 0.12],
-  ['r429_seconds', 0.08],
-  ['r503_date', 0.08],
+  ['r429_seconds', 0.04],
+  ['r429_date', 0.04],
+  ['r503_seconds', 0.04],
+  ['r503_date', 0.04],
   ['hang', 0.1],
   ['reset', 0.1],
   ['ack_then_cut', 0.14],
@@ -43,6 +56,8 @@ const RECORDED: Record<Behaviour, number | 'timeout' | 'connection_error'> = {
   ok_slow_body: 200,
   e500: 500,
   r429_seconds: 429,
+  r429_date: 429,
+  r503_seconds: 503,
   r503_date: 503,
   hang: 'timeout',
   reset: 'connection_error',
@@ -100,13 +115,15 @@ function chaos(answers: Map<string, Answer>, acknowledged: Map<string, number>) 
       case 'e500':
         return { status: 500, body: 'oops' };
       case 'r429_seconds':
+      case 'r503_seconds':
         answer.notBefore = now + 1000;
-        return { status: 429, headers: { 'retry-after': '1' } };
+        return { status: b === 'r429_seconds' ? 429 : 503, headers: { 'retry-after': '1' } };
+      case 'r429_date':
       case 'r503_date': {
         // An HTTP date (whole seconds) 1.5–2.5 s ahead.
         const date = new Date(Math.ceil((now + 1500) / 1000) * 1000);
         answer.notBefore = date.getTime();
-        return { status: 503, headers: { 'retry-after': date.toUTCString() } };
+        return { status: b === 'r429_date' ? 429 : 503, headers: { 'retry-after': date.toUTCString() } };
       }
       case 'hang':
         return 'hang';
