@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { connect, type Gap, type PushhubClient } from '../../src/client/index.js';
+import { connect, type Gap, type PushhubClient, type PushhubError } from '../../src/client/index.js';
 import type { DeliveryJson } from '../../src/domain/delivery.js';
 import { startChildHub, type ChildHub } from '../helpers/child-hub.js';
 import { API_KEY } from '../helpers/hub.js';
@@ -17,8 +17,9 @@ import { closedPort, waitFor } from '../helpers/webhooks.js';
  * The crash matrix: the real hub as a child process, under a mixed load (HTTP single and
  * batch publishes with Idempotency-Keys, WebSocket publishes, webhook deliveries to a healthy,
  * a flaky and an ordered receiver, WebSocket subscribers following channels through the client
- * library, an SSE subscriber reconnecting with its Last-Event-ID), is killed with SIGKILL at random moments, restarted on the same port, and finally
- * stopped with SIGTERM while the load still runs. Then everything is checked against the log
+ * library, an SSE subscriber reconnecting with its Last-Event-ID), is killed with SIGKILL at
+ * random moments, restarted on the same port, and finally stopped with SIGTERM while the load
+ * still runs. Then everything is checked against the log
  * read by polling: acknowledged events exactly once and in order, every webhook delivered at
  * least once and exactly once after dedupe, subscribers with the complete sequence.
  *
@@ -81,8 +82,18 @@ function flakyScript(seed: number): (req: { headers: Record<string, unknown> }) 
   };
 }
 
-/** HTTP publishers: single events and batches, each retried with its Idempotency-Key until acknowledged. */
-function httpWorker(url: string, producer: string, random: () => number, acked: Acked[], stopped: () => boolean): Promise<void> {
+/**
+ * HTTP publishers: single events and batches, each retried with its Idempotency-Key until
+ * acknowledged. `stopped`: start no new publish; `abandoned`: the test is over, give up.
+ */
+function httpWorker(
+  url: string,
+  producer: string,
+  random: () => number,
+  acked: Acked[],
+  stopped: () => boolean,
+  abandoned: () => boolean,
+): Promise<void> {
   return (async () => {
     for (let n = 0; !stopped(); n++) {
       const batch = random() < 0.25;
@@ -94,7 +105,7 @@ function httpWorker(url: string, producer: string, random: () => number, acked: 
       const body = JSON.stringify(batch ? { events } : events[0]);
       // The same key and body until a 202: across a crash the event exists once, whether or
       // not the first try committed.
-      for (;;) {
+      while (!abandoned()) {
         let res: Response;
         try {
           res = await fetch(`${url}/v1/events${batch ? '/batch' : ''}`, {
@@ -120,18 +131,29 @@ function httpWorker(url: string, producer: string, random: () => number, acked: 
   })();
 }
 
-/** One WebSocket client (the client library) that publishes, each publish awaiting its ack. */
-function wsPublisher(url: string, random: () => number, acked: Acked[], stopped: () => boolean): { done: Promise<void>; client: PushhubClient } {
+/**
+ * One WebSocket client (the client library) that publishes, each publish awaiting its ack.
+ * `refused` collects the data of publishes refused as `shutting_down`: those must not exist.
+ */
+function wsPublisher(
+  url: string,
+  random: () => number,
+  acked: Acked[],
+  refused: string[],
+  stopped: () => boolean,
+): { done: Promise<void>; client: PushhubClient } {
   const client = connect({ url, token: API_KEY, backoff: { initialMs: 50, maxMs: 300 }, pingIntervalMs: 0, random });
   client.on('error', () => {}); // connection errors while the hub is down
   const done = (async () => {
     for (let n = 0; !stopped(); n++) {
       const channel = CHANNELS[Math.floor(random() * CHANNELS.length)]!;
+      const data = { p: 'ws', n };
       try {
-        const ack = await client.publish(channel, 'ws', { p: 'ws', n });
+        const ack = await client.publish(channel, 'ws', data);
         acked.push({ id: ack.event_id, cursor: ack.cursor, channel, producer: 'ws' });
-      } catch {
-        // Not acknowledged (connection lost, shutting down, closed): it may or may not exist.
+      } catch (err) {
+        // Not acknowledged: after connection_lost it may or may not exist; after shutting_down it does not.
+        if ((err as PushhubError).code === 'shutting_down') refused.push(JSON.stringify(data));
       }
       await sleep(12); // under the per-connection publish rate
     }
@@ -266,6 +288,7 @@ async function scenario(seed: number, synchronous: string): Promise<void> {
   const clients: PushhubClient[] = [];
   let sse: SseFollower | undefined;
   let stopped = false;
+  let abandoned = false;
   try {
     const subscribe = (receiver: Receiver, body: Record<string, unknown>) =>
       hubCall<{ id: string }>(url, '/v1/subscriptions', { url: receiver.url, retry: RETRY, ...body });
@@ -283,8 +306,11 @@ async function scenario(seed: number, synchronous: string): Promise<void> {
 
     const acked: Acked[] = [];
     const isStopped = (): boolean => stopped;
-    const workers = Array.from({ length: HTTP_WORKERS }, (_, w) => httpWorker(url, `h${w}`, seeded(seed * 10 + w), acked, isStopped));
-    const ws = wsPublisher(url, seeded(seed + 2), acked, isStopped);
+    const workers = Array.from({ length: HTTP_WORKERS }, (_, w) =>
+      httpWorker(url, `h${w}`, seeded(seed * 10 + w), acked, isStopped, () => abandoned),
+    );
+    const refused: string[] = [];
+    const ws = wsPublisher(url, seeded(seed + 2), acked, refused, isStopped);
     clients.push(ws.client);
 
     // Two crashes at random moments, then SIGTERM, all while the load runs.
@@ -337,6 +363,7 @@ async function scenario(seed: number, synchronous: string): Promise<void> {
     // Idempotency-Keys across crashes: no request was written twice.
     const written = [...log.values()].flat().map((e) => JSON.stringify(e.data));
     expect(unique(written).length, 'no publish written twice').toBe(written.length);
+    expect(written.filter((w) => refused.includes(w)), 'nothing refused was written').toEqual([]);
 
     // ── subscribers: the complete sequence after where each started ──────────────────
     const tail = async (channel: string, from: string) => (await readChannel(url, channel, from)).map((e) => e.id);
@@ -372,7 +399,7 @@ async function scenario(seed: number, synchronous: string): Promise<void> {
       expect(status.deliveries).toHaveLength(Object.values(matching).filter((channels) => channels.includes(a.channel)).length);
     }
   } finally {
-    stopped = true;
+    stopped = abandoned = true;
     for (const c of clients) c.close();
     await sse?.stop();
     await hub.kill();
