@@ -60,7 +60,17 @@ interface RequestLike {
   socket?: { remoteAddress?: string };
 }
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * The hub's logger: JSON lines to `destination`, by default stdout.
+ *
+ * Stdout is written synchronously. pino's default there is asynchronous, with a synchronous
+ * flush at exit that retries a broken pipe forever: a hub whose log reader had gone away (a
+ * crashed log shipper, `pushhub serve | head`) finished its shutdown, called exit, and never
+ * exited. Written synchronously, a broken pipe is seen at the next line (pino then drops the
+ * logs) and nothing is left to flush at exit; and a line logged just before a crash is out
+ * of the process, not in its buffer.
+ */
+export function createLogger(level: string, destination: DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
   return pino(
     {
       level,

@@ -83,6 +83,9 @@ export function parseClientFrame(text: string): ParsedFrame {
   return { ok: false, id, code, message: `Invalid ${String(field ?? 'frame')}: ${what}.` };
 }
 
+/** Why a subscription cannot deliver everything after the cursor it asked for. */
+export type GapReason = 'cursor_expired' | 'foreign_cursor';
+
 /** Hub → client frames other than `event` (which fan-out frames once, see event-frames.ts). */
 export const serverFrame = {
   subscribed(
@@ -90,7 +93,7 @@ export const serverFrame = {
     channel: string,
     resumed: boolean,
     cursor: string,
-    reason?: 'cursor_expired' | 'foreign_cursor',
+    reason?: GapReason,
   ): string {
     return JSON.stringify({ op: 'subscribed', id, channel, resumed, reason, cursor });
   },

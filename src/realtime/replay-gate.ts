@@ -63,6 +63,19 @@ export class ReplayGate<T> {
   }
 
   /**
+   * Gives the replay up (the store no longer holds what it was to send) and goes live after
+   * `seq`, the head. Returns the held events newer than that, to send (normally none: what
+   * fan-out offered is at or before the head).
+   */
+  abandon(seq: number): T[] {
+    const newer = (this.held ?? []).filter((h) => h.seq > seq); // in log order
+    this.last = newer.at(-1)?.seq ?? seq;
+    this.held = null;
+    this.overflowed = false;
+    return newer.map((h) => h.item);
+  }
+
+  /**
    * The store read came back short. Returns the held events to send, oldest first, and goes
    * live; or null when the held events overflowed and the store must be read once more.
    */

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { EventFrames } from './event-frames.js';
+import type { GapReason } from './frames.js';
 
 export type Transport = 'ws' | 'sse';
 
@@ -16,6 +17,12 @@ export interface Sink {
   enqueue(frames: EventFrames): void;
   /** Queues bytes already encoded for this transport (a replay page). */
   enqueueBytes(bytes: Buffer): void;
+  /**
+   * Queues the notice that events after the peer's position are gone and delivery goes on
+   * live after `cursor`: what a subscribe with an expired cursor gets (WebSocket: `subscribed`
+   * with `resumed: false` and the reason; SSE: `event: reset`).
+   */
+  enqueueGap(channel: string, reason: GapReason, cursor: string): void;
   /**
    * Writes what was queued. With `live`, a peer whose send buffer passed the limit is
    * closed as a slow consumer (WebSocket 4008); a replay paces itself instead.
@@ -66,6 +73,8 @@ export abstract class StreamSink implements Sink {
   protected abstract encode(frames: EventFrames): Buffer;
   /** The peer fell `buffered` bytes behind: count it and close it. */
   protected abstract closeSlow(buffered: number): void;
+  /** This transport's bytes for a gap notice (see Sink.enqueueGap). */
+  protected abstract gapNotice(channel: string, reason: GapReason, cursor: string): Buffer;
 
   enqueue(frames: EventFrames): void {
     this.enqueueBytes(this.encode(frames));
@@ -74,6 +83,10 @@ export abstract class StreamSink implements Sink {
   enqueueBytes(bytes: Buffer): void {
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
+  }
+
+  enqueueGap(channel: string, reason: GapReason, cursor: string): void {
+    this.enqueueBytes(this.gapNotice(channel, reason, cursor));
   }
 
   flush(live: boolean): void {

@@ -7,6 +7,7 @@ import { credentialOf, maySubscribe } from '../http/auth.js';
 import { parseOr400 } from '../http/validate.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
+import type { GapReason } from './frames.js';
 import { StreamSink } from './sink.js';
 import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
@@ -15,6 +16,10 @@ import { armTokenExpiry } from './token-expiry.js';
 const paramsSchema = z.object({ channel: channelSchema });
 const querySchema = z.object({ after: z.string().optional(), token: z.string().optional() });
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
+
+/** The events after the client's position are gone: it carries on from `cursor` (the id makes EventSource resume there). */
+const resetMessage = (reason: GapReason, cursor: string): string =>
+  `event: reset\nid: ${cursor}\ndata: ${JSON.stringify({ reason, cursor })}\n\n`;
 
 /** One SSE response streaming one channel. */
 export class SseStream extends StreamSink {
@@ -34,6 +39,10 @@ export class SseStream extends StreamSink {
 
   protected encode(frames: EventFrames): Buffer {
     return frames.sse();
+  }
+
+  protected gapNotice(_channel: string, reason: GapReason, cursor: string): Buffer {
+    return Buffer.from(resetMessage(reason, cursor));
   }
 
   protected closeSlow(buffered: number): void {
@@ -104,9 +113,8 @@ export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount 
     });
     res.flushHeaders(); // the client learns the stream is open now, not at the first event
     if (started.reason) {
-      // The events after that cursor are gone: say so first, and carry on from the head (the
-      // id makes EventSource resume from there next time).
-      stream.write(`event: reset\nid: ${started.cursor}\ndata: ${JSON.stringify({ reason: started.reason, cursor: started.cursor })}\n\n`);
+      // The events after that cursor are gone: say so first, and carry on from the head.
+      stream.write(resetMessage(started.reason, started.cursor));
     } else if (!started.resumed) {
       // No event yet, but a position: EventSource records an id-only message as its
       // Last-Event-ID without dispatching it, so a drop before the first event loses nothing.

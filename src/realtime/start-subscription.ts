@@ -1,9 +1,8 @@
 import { checkResume } from '../domain/cursor.js';
 import type { RealtimeContext } from './context.js';
+import type { GapReason } from './frames.js';
 import type { Sink } from './sink.js';
 import { Subscription } from './subscription.js';
-
-export type GapReason = 'cursor_expired' | 'foreign_cursor';
 
 export type Started =
   | { ok: false; code: 'invalid_cursor' }
@@ -52,6 +51,7 @@ export function startSubscription(
           });
           metrics.replayEvents.observe({ transport: sink.transport }, sent);
           metrics.delivered.inc({ transport: sink.transport, phase: 'replay' }, sent);
+          if (sub.overtaken) ctx.logger.info({ channel, transport: sink.transport, sent }, 'replay overtaken by retention; the subscriber was told (cursor_expired)');
         } catch (err) {
           onFailure(err);
         }

@@ -20,6 +20,8 @@ export interface ReplayDeps {
 export class Subscription {
   private readonly gate: ReplayGate<EventFrames>;
   private cancelled = false;
+  /** Retention pruned events this replay had not sent yet; the peer was told, and it went live. */
+  overtaken = false;
 
   constructor(
     readonly channel: string,
@@ -51,12 +53,18 @@ export class Subscription {
    * Reads the store after the start position and sends it, paced by the peer, until caught
    * up; then releases the held live events and goes live. Resolves with how many events it
    * sent (so far, when cancelled or the peer left).
+   *
+   * A slow replay from a cursor near the retention limit can be overtaken by retention, which
+   * prunes the oldest events first: the next read would then skip what was pruned. Before
+   * each read it checks, and if so tells the peer what a subscribe with that cursor would get
+   * now (cursor expired) and goes live from the head: never a silent gap.
    */
   async replay({ events, codec, pageSize, pauseBytes }: ReplayDeps): Promise<number> {
     let sent = 0;
     let limit = pageSize;
     for (;;) {
       if (!this.active) return sent;
+      if (events.prunedThrough() > this.gate.lastSeq) return sent + this.giveUp(events.headSeq(), codec);
       const asked = limit;
       const page = events.listChannelAfter(this.channel, this.gate.lastSeq, asked);
       const fresh = page.filter((event) => this.gate.replayed(event.seq));
@@ -79,5 +87,15 @@ export class Subscription {
       await this.sink.drained();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** Retention overtook the replay: the gap notice, then live after the head. Returns the events it sent. */
+  private giveUp(head: number, codec: CursorCodec): number {
+    this.overtaken = true;
+    const newer = this.gate.abandon(head);
+    this.sink.enqueueGap(this.channel, 'cursor_expired', codec.encode(head));
+    for (const frames of newer) this.sink.enqueue(frames);
+    this.sink.flush(false);
+    return newer.length;
   }
 }

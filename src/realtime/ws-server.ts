@@ -110,13 +110,13 @@ export class WsServer {
   }
 
   /**
-   * Refuses new connections, lets in-flight publishes get their `ack`, then closes every
-   * WebSocket with 1001 and waits (at most the close grace) for them to go.
+   * Refuses new connections and new publishes, lets in-flight publishes get their `ack`, then
+   * closes every WebSocket with 1001 and waits (at most the close grace) for them to go.
    */
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.keepalive);
-    await Promise.all([...this.sessions].map((s) => s.settled()));
+    await Promise.all([...this.sessions].map((s) => s.drain()));
     const gone = [...this.sessions].map((s) => s.whenClosed());
     for (const session of this.sessions) session.close(CloseCode.goingAway, 'hub shutting down');
     await Promise.all(gone);

@@ -5,11 +5,12 @@ import { mayPublish, maySubscribe, type Principal } from '../http/auth.js';
 import { isHubError } from '../errors.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
-import { parseClientFrame, serverFrame, type ClientFrame, type FrameErrorCode } from './frames.js';
+import { parseClientFrame, serverFrame, type ClientFrame, type FrameErrorCode, type GapReason } from './frames.js';
 import { TokenBucket } from './rate-limit.js';
 import { StreamSink } from './sink.js';
 import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
+import { encodeTextFrame } from './ws-frame.js';
 
 /** Close codes of API.md. */
 export const CloseCode = {
@@ -34,6 +35,8 @@ export class WsSession extends StreamSink {
   private bucket: TokenBucket | undefined;
   private inFlight: Set<Promise<void>> | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  /** The hub is shutting down: publishes are refused (those under way still get their ack). */
+  private draining = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -53,6 +56,11 @@ export class WsSession extends StreamSink {
 
   protected encode(frames: EventFrames): Buffer {
     return frames.ws();
+  }
+
+  /** A `subscribed` frame of its own (no `id`: nothing asked for it), as a subscribe with an expired cursor gets. */
+  protected gapNotice(channel: string, reason: GapReason, cursor: string): Buffer {
+    return encodeTextFrame(serverFrame.subscribed(undefined, channel, false, cursor, reason));
   }
 
   protected closeSlow(buffered: number): void {
@@ -100,8 +108,14 @@ export class WsSession extends StreamSink {
     return once(this.ws, 'close').then(() => undefined);
   }
 
-  /** Resolves once every publish this session started has been answered. */
-  async settled(): Promise<void> {
+  /**
+   * Shutdown: refuses publishes from now on and resolves once every one it took has been
+   * answered. A publish taken during the wait would be committed while the close it waits
+   * for goes ahead, and could lose its ack: the client would count as lost an event that
+   * exists, and publish it again.
+   */
+  async drain(): Promise<void> {
+    this.draining = true;
     if (this.inFlight) await Promise.allSettled([...this.inFlight]);
   }
 
@@ -157,6 +171,7 @@ export class WsSession extends StreamSink {
 
   private publish(frame: PublishFrame): void {
     const { op: _op, id, ...input } = frame;
+    if (this.draining) return this.sendError(id, 'shutting_down', 'The hub is shutting down; publish again after reconnecting.');
     if (!mayPublish(this.principal, input.channel)) {
       return this.sendError(id, 'forbidden', `The token does not grant publishing to ${input.channel}.`);
     }

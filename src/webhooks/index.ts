@@ -104,7 +104,8 @@ export function createWebhooks({ config, store, codec, groupCommit, clock, rando
 
   // The outbox: inside the commit transaction, one delivery per matching subscription,
   // enabled or not (a disabled one holds its deliveries until enabled again).
-  const touched = new Set<string>();
+  // `touched`: subscription → the newest event it got a delivery for, not yet known durable.
+  const touched = new Map<string, number>();
   groupCommit.onWrite((events) => {
     const now = clock.now();
     for (const event of events) {
@@ -113,15 +114,21 @@ export function createWebhooks({ config, store, codec, groupCommit, clock, rando
           { id: newId('dlv', clock, random), subscriptionId: sub.id, eventId: event.id, eventSeq: event.seq },
           now,
         );
-        touched.add(sub.id);
+        touched.set(sub.id, event.seq);
       }
     }
   });
-  // After the commit: wake the dispatcher for exactly the subscriptions that got work.
-  // (A rolled-back commit only leaves a harmless hint behind.)
-  groupCommit.onCommitted(() => {
-    for (const id of touched) dispatcher.dueNow(id);
-    touched.clear();
+  // Once a commit is durable: wake the dispatcher for the subscriptions that got work. A
+  // later commit may already have been written while this one synced (its deliveries are not
+  // claimable yet): a subscription stays in `touched` until the events it got are all durable,
+  // so that commit's own notification wakes it again. (A rolled-back commit only leaves a
+  // harmless hint behind.)
+  groupCommit.onCommitted((events) => {
+    const durable = events.at(-1)?.seq ?? 0;
+    for (const [id, seq] of touched) {
+      dispatcher.dueNow(id);
+      if (seq <= durable) touched.delete(id);
+    }
   });
 
   const keep = config.retention;

@@ -37,6 +37,10 @@ export async function startChildHub(db: string, env: Record<string, string> = {}
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test that fails before kill() or stop() must not leave a hub running after this process.
+  const reap = (): void => void child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   let stdout = '';

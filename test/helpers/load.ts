@@ -1,16 +1,6 @@
 import { API_KEY } from './hub.js';
 
-/** A small seeded PRNG (mulberry32), so a failing random schedule can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded } from './seeded.js';
 
 export interface Acked {
   id: string;
@@ -59,10 +49,10 @@ export async function publishBurst(
   return acked;
 }
 
-/** Every event of a channel, following next_cursor to the end. */
-export async function readChannel(url: string, channel: string): Promise<Array<{ id: string; cursor: string; data: unknown }>> {
+/** Every event of a channel (after a cursor, if given), following next_cursor to the end. */
+export async function readChannel(url: string, channel: string, from = ''): Promise<Array<{ id: string; cursor: string; data: unknown }>> {
   const out: Array<{ id: string; cursor: string; data: unknown }> = [];
-  let after = '';
+  let after = from;
   for (;;) {
     const res = await fetch(`${url}/v1/channels/${channel}/events?limit=1000${after ? `&after=${after}` : ''}`, {
       headers: { authorization: `Bearer ${API_KEY}` },

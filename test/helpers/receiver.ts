@@ -12,8 +12,14 @@ export interface Received {
   index: number;
 }
 
-/** What to answer: a status (with headers/body), after an optional delay; or hang until the hub gives up. */
-export type Reply = { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang';
+/**
+ * What to answer: a status (with headers/body), after an optional delay; hang until the hub
+ * gives up; or a function that writes the answer itself (a reset, a body dribbled out…).
+ */
+export type Reply =
+  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
+  | 'hang'
+  | ((res: ServerResponse) => void);
 
 export type Script = (req: Received) => Reply;
 
@@ -44,9 +50,11 @@ export async function startReceiver(script: Script = () => ({ status: 200 })): P
       received.push(entry);
       for (const w of waiters) w();
       const reply = current(entry);
-      if (reply === 'hang') {
+      if (reply === 'hang' || typeof reply === 'function') {
+        // Held open (by us or by the script): close() cuts it.
         hanging.add(res);
         res.on('close', () => hanging.delete(res));
+        if (typeof reply === 'function') reply(res);
         return;
       }
       const send = (): void => {

@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config.js';
 import { API_KEY, startHub } from '../helpers/hub.js';
+import { sleep } from '../helpers/seeded.js';
 import { SseClient } from '../helpers/sse-client.js';
 import { connect } from '../helpers/ws-client.js';
 
@@ -40,4 +41,35 @@ it('on shutdown: in-flight publishes get their ack, WebSockets close with 1001, 
   await sse.done;
   await closing;
   expect(c.events()).toHaveLength(1); // the committed event reached the subscriber before the close
+});
+
+// Found reviewing shutdown for the crash matrix: it waited only for the publishes under way when
+// it began, yet kept taking new ones meanwhile. One whose commit finished after the close never
+// got its ack: an event written but reported lost (connection_lost), which an app publishing
+// again would duplicate. Now a publish after shutdown began is refused, like HTTP's 503.
+it('on shutdown: a WebSocket publish arriving while earlier ones finish is refused with shutting_down', async () => {
+  const hub = await startHub({ config: { logLevel: 'info' } });
+  const c = await connect(hub.url, { bearer: API_KEY });
+  const publisher = hub.app.publisher;
+  const publishFrame = publisher.publishFrame.bind(publisher);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let closing: Promise<void> | undefined;
+  let calls = 0;
+  publisher.publishFrame = (input) => {
+    calls++;
+    // The first publish is still under way when the shutdown begins; a second would wait on it too.
+    if (calls === 1) queueMicrotask(() => (closing = hub.close()));
+    return held.then(() => publishFrame(input));
+  };
+  const first = c.request({ op: 'publish', channel: 'late', type: 't', data: 1 });
+  while (!closing) await sleep(1);
+  const second = c.request({ op: 'publish', channel: 'late', type: 't', data: 2 });
+  const answer = await Promise.race([second.catch(() => ({ op: 'none' })), sleep(1000).then(() => ({ op: 'none yet' }))]);
+  release();
+  expect(answer).toMatchObject({ op: 'error', code: 'shutting_down' });
+  expect(await first).toMatchObject({ op: 'ack' });
+  expect(await c.closed).toMatchObject({ code: 1001 });
+  await closing;
+  expect(calls).toBe(1); // the refused one never reached the ingest path
 });

@@ -81,6 +81,23 @@ describe('a healthy receiver', () => {
     expect(await eventStatus(hub, wrongType.id)).toMatchObject({ status: 'no_subscribers', deliveries: [] });
     expect(await eventStatus(hub, tooDeep.id)).toMatchObject({ status: 'no_subscribers', deliveries: [] });
   });
+
+  // Found by the crash matrix: a commit written while the previous one was still syncing had
+  // its deliveries noticed at the previous one's notification (not claimable yet: not
+  // durable), and then forgotten; they waited for an unrelated wake-up, or a minute.
+  it.each([false, true])('a commit written while the previous one syncs is sent at once (ordered: %s)', async (ordered) => {
+    const rx = await receiver();
+    const channel = freshChannel();
+    await createSubscription(hub, { url: rx.url, channels: [channel], ordered });
+    const { publisher, groupCommit } = hub.app;
+    const first = publisher.publishOne({ channel: freshChannel(), type: 't', data: 1 }, { via: 'http' });
+    groupCommit.flush(); // committed; its sync runs on the thread pool
+    const second = publisher.publishOne({ channel, type: 't', data: 2 }, { via: 'http' });
+    groupCommit.flush(); // committed before the first sync can have returned
+    const [, { json }] = await Promise.all([first, second]);
+    const [got] = await rx.until((r) => r.length === 1, 5000);
+    expect(got!.headers['webhook-id']).toBe((JSON.parse(json) as { id: string }).id);
+  });
 });
 
 describe('failures and retries', () => {

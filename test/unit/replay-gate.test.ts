@@ -33,6 +33,18 @@ describe('ReplayGate', () => {
     expect(gate.caughtUp()).toEqual([]);
   });
 
+  it('abandoned (retention overtook the replay): live after the head, held events at or before it dropped', () => {
+    const gate = new ReplayGate<number>(0, true, 10);
+    gate.replayed(1);
+    gate.live(7, 7);
+    gate.live(9, 9);
+    expect(gate.abandon(8)).toEqual([9]); // 9 was offered after the head was read: still sent
+    expect(gate.replaying).toBe(false);
+    expect(gate.lastSeq).toBe(9);
+    expect(gate.live(9, 9)).toBe(false);
+    expect(gate.live(10, 10)).toBe(true);
+  });
+
   /**
    * Model: a log of commits interleaved with a paged replay that reads asynchronously (it
    * sees a prefix of the log taken at some earlier moment). Whatever the interleaving and
