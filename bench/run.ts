@@ -48,11 +48,17 @@ const fmt = (figures: Record<string, unknown> | null): string =>
         .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toLocaleString('en-US') : JSON.stringify(v)}`)
         .join(', ');
 
+/** A benchmark may also measure peers (fanout: Socket.IO), each with its `ratio_vs_<name>`. */
+type WithPeers = BenchResult & { peers?: Record<string, Record<string, unknown>> } & Record<`ratio_vs_${string}`, number | undefined>;
+
 function table(results: BenchResult[]): string {
-  const rows = results.map(
-    (r) =>
-      `| ${r.bench} — ${FIGURE[r.bench] ?? ''} | ${fmt(r.ours)} | ${fmt(r.baseline)} | ${r.ratio ?? '—'} | ${fmt(r.targets)} | ${r.pass ? 'yes' : 'no'} |`,
-  );
+  const rows = results.map((result) => {
+    const r = result as WithPeers;
+    const peers = Object.entries(r.peers ?? {});
+    const baseline = [fmt(r.baseline), ...peers.map(([name, figures]) => `**${name}**: ${fmt(figures)}`)].join('<br>');
+    const ratio = [r.ratio ?? '—', ...peers.map(([name]) => `vs ${name} ${r[`ratio_vs_${name}`] ?? '—'}`)].join('<br>');
+    return `| ${r.bench} — ${FIGURE[r.bench] ?? ''} | ${fmt(r.ours)} | ${baseline} | ${ratio} | ${fmt(r.targets)} | ${r.pass ? 'yes' : 'no'} |`;
+  });
   return ['| benchmark | pushhub | baseline (same run) | ratio | target | met |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
