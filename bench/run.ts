@@ -4,9 +4,8 @@
 // in README.md. --quick is a smoke run for CI: it only fails when a benchmark breaks.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, type as osType, release } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, quick, type BenchResult } from './lib/common.js';
+import { ROOT, machine as machineInfo, quick, type BenchResult } from './lib/common.js';
 
 const ALL = ['publish', 'batch', 'fanout', 'webhooks', 'resume', 'connections'];
 const FIGURE: Record<string, string> = {
@@ -77,7 +76,7 @@ for (const name of names.length > 0 ? names : ALL) {
 const md = table(results);
 console.log(`\n${md}\n`);
 if (!quick && results.length > 0) {
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(totalmem() / 2 ** 30), os: `${osType()} ${release()}` };
+  const machine = machineInfo();
   const stamp = new Date().toISOString();
   writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify({ date: stamp, node: process.version, machine, results }, null, 2)}\n`);
   const header = `Measured ${stamp.slice(0, 10)} on ${machine.cpus} × ${machine.cpu}, ${machine.memory_gib} GiB, Node ${process.version}.`;
