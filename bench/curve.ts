@@ -7,7 +7,8 @@
  * publish: durable `POST /v1/events` on 50 keep-alive connections (bench/lib/publish-load.ts)
  *   to the compiled hub in a child process, next to a bare Fastify route answering 202.
  * fan-out: events published over HTTP to 1 000 subscribers (bench/lib/fanout-load.ts, its own
- *   process); the hub, a bare `ws` broadcast and Socket.IO 4 as in bench/fanout.ts.
+ *   process); the hub, a bare `ws` broadcast and Socket.IO 4 (wire-protocol subscribers) as in
+ *   bench/fanout.ts.
  *
  *   npm run bench:curve [-- --quick]     # measure, write curve.json, render the SVG
  *   npx tsx bench/curve.ts --render      # re-render the SVG from curve.json only
@@ -75,7 +76,8 @@ async function measure(): Promise<CurveFile> {
     series: [
       { name: 'pushhub', points: fanoutCurve(await fanoutLoad('fan-out curve: pushhub', await startHubForFanout(), 'hub', fanoutSteps)) },
       { name: 'bare ws broadcast', points: fanoutCurve(await fanoutLoad('fan-out curve: bare ws', await startBareWs(), 'baseline', fanoutSteps)) },
-      { name: 'Socket.IO 4 (recovery on)', points: fanoutCurve(await fanoutLoad('fan-out curve: Socket.IO', await startSocketIo(), 'socketio', fanoutSteps)) },
+      // Wire-protocol subscribers: socket.io-client's own decoding would bound the load generator (see bench/fanout.ts).
+      { name: 'Socket.IO 4 (recovery on)', points: fanoutCurve(await fanoutLoad('fan-out curve: Socket.IO', await startSocketIo(), 'socketio-wire', fanoutSteps)) },
     ],
   };
   const m = machine();

@@ -16,7 +16,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 
 export interface LoadConfig {
-  mode: 'hub' | 'baseline' | 'socketio';
+  mode: 'hub' | 'baseline' | 'socketio' | 'socketio-wire';
   /** The server's http:// base URL. */
   base: string;
   publishPath: string;
@@ -84,6 +84,28 @@ function openWs(): Promise<() => void> {
       ws.send(JSON.stringify({ op: 'subscribe', channel: CHANNEL }));
       ws.once('message', ready);
     });
+  });
+}
+
+/**
+ * A Socket.IO subscriber speaking the wire protocol (Engine.IO 4, Socket.IO 5) over a bare
+ * `ws` client: the same receive cost as the other modes, so the server alone sets the figure.
+ */
+function openSocketIoWire(): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${cfg.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+    ws.once('error', reject);
+    const handshake = (data: Buffer): void => {
+      const text = data.toString();
+      if (text.startsWith('0{')) ws.send('40');
+      else if (text.startsWith('40{')) ws.send(`420${JSON.stringify(['subscribe', CHANNEL])}`);
+      else if (text.startsWith('430')) {
+        ws.off('message', handshake);
+        ws.on('message', (frame: Buffer) => (frame.length === 1 && frame[0] === 0x32 ? ws.send('3') : onFrame(frame)));
+        resolve(() => ws.terminate());
+      }
+    };
+    ws.on('message', handshake);
   });
 }
 
@@ -196,7 +218,7 @@ async function saturate(seconds: number): Promise<number> {
   return published;
 }
 
-const open = cfg.mode === 'socketio' ? openSocketIo : openWs;
+const open = { hub: openWs, baseline: openWs, socketio: openSocketIo, 'socketio-wire': openSocketIoWire }[cfg.mode];
 const closers: (() => void)[] = [];
 for (let i = 0; i < cfg.subscribers; i += 100) {
   closers.push(...(await Promise.all(Array.from({ length: Math.min(100, cfg.subscribers - i) }, open))));
