@@ -39,6 +39,8 @@ const shape = ({ steps: [fixed], saturation }: LoadResult) => ({
   saturated_deliveries_per_s: saturation.deliveries_per_s,
   saturated_events_published: saturation.published,
   saturated_server_cpu: saturation.server_cpu,
+  /** Cores' worth of CPU other processes took, the busier phase: above ~0.2 the run was disturbed. */
+  other_processes_cpu: Math.max(fixed!.other_cpu ?? 0, saturation.other_cpu ?? 0),
 });
 const ratioVs = (peer: LoadResult): number => round(ours.saturation.deliveries_per_s / peer.saturation.deliveries_per_s, 3);
 const ratio = ratioVs(baseline);

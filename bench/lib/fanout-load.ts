@@ -1,12 +1,14 @@
 /**
  * Load generator for bench/fanout.ts and bench/curve.ts, in its own process: opens N
  * subscribers (hub: WebSocket + `subscribe`; baseline: a bare WebSocket; socketio:
- * socket.io-client, websocket transport only, joining the channel's room), publishes over
+ * socket.io-client, websocket transport only, joining the channel's room; socketio-wire: the
+ * same over a bare WebSocket speaking Socket.IO's wire protocol), publishes over
  * HTTP at fixed rates (one step each), and as fast as a few concurrent publishers can
  * (saturation), and measures what the subscribers receive: deliveries/s and
  * publish→receive latency. For each phase it also reports the CPU used by the server (this
- * process's parent, which runs it; Linux /proc) and by this process, as shares of one core,
- * so a reader can tell which side bounded the figure.
+ * process's parent, which runs it; Linux /proc), by this process and by every other process
+ * on the machine, as shares of one core, so a reader can tell which side bounded the figure
+ * and whether other work disturbed it.
  *
  * argv: one JSON LoadConfig. Prints one JSON LoadResult line on stdout.
  */
@@ -45,6 +47,8 @@ export interface Phase {
   /** CPU time over the phase ÷ its duration (1 = one core busy), or null where unknown. */
   server_cpu: number | null;
   client_cpu: number;
+  /** CPU used by everything else on the machine (other processes), same unit; null where unknown. */
+  other_cpu: number | null;
 }
 
 export interface LoadResult {
@@ -156,22 +160,38 @@ function serverCpuSeconds(): number | null {
   }
 }
 
+/** CPU seconds the whole machine has been busy (all cores), from /proc; null off Linux. */
+function machineCpuSeconds(): number | null {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = ticks as number[];
+    return (user! + nice! + system! + irq! + softirq! + steal!) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
 /** Measures one phase: `publish` runs the publishers; the phase ends once they are done and delivery drained. */
 async function phase(offered: number | null, publish: () => Promise<number>): Promise<Phase> {
   received = 0;
   latencies = [];
   recording = true;
-  const cpu0 = { server: serverCpuSeconds(), client: process.cpuUsage() };
+  const cpu0 = { server: serverCpuSeconds(), client: process.cpuUsage(), machine: machineCpuSeconds() };
   const start = now();
   const published = await publish();
   const publishedAt = now();
   const inWindow = received;
-  const cpu1 = { server: serverCpuSeconds(), client: process.cpuUsage(cpu0.client) };
+  const cpu1 = { server: serverCpuSeconds(), client: process.cpuUsage(cpu0.client), machine: machineCpuSeconds() };
   await waitQuiet(published * cfg.subscribers, 20_000);
   recording = false;
   const publishS = (publishedAt - start) / 1000;
   // At a fixed rate the stream ends when the last delivery lands; saturated, the window is what counts.
   const deliveryS = offered === null ? publishS : (now() - start) / 1000;
+  // CPU seconds over the phase: this process, the server, the whole machine.
+  const clientS = (cpu1.client.user + cpu1.client.system) / 1e6;
+  const serverS = cpu0.server === null || cpu1.server === null ? null : cpu1.server - cpu0.server;
+  const machineS = cpu0.machine === null || cpu1.machine === null ? null : cpu1.machine - cpu0.machine;
+  const share = (seconds: number): number => Number((seconds / publishS).toFixed(2));
   const sorted = Float64Array.from(latencies).sort();
   const pct = (p: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN).toFixed(2));
   return {
@@ -183,8 +203,9 @@ async function phase(offered: number | null, publish: () => Promise<number>): Pr
     delivered_all: received === published * cfg.subscribers,
     p50_ms: pct(0.5),
     p99_ms: pct(0.99),
-    server_cpu: cpu0.server === null || cpu1.server === null ? null : Number(((cpu1.server - cpu0.server) / publishS).toFixed(2)),
-    client_cpu: Number(((cpu1.client.user + cpu1.client.system) / 1e6 / publishS).toFixed(2)),
+    server_cpu: serverS === null ? null : share(serverS),
+    client_cpu: share(clientS),
+    other_cpu: serverS === null || machineS === null ? null : share(Math.max(0, machineS - serverS - clientS)),
   };
 }
 
