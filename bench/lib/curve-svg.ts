@@ -1,8 +1,10 @@
 /**
  * Renders bench/curve.json as a hand-written SVG: one panel per benchmark, achieved
  * throughput on a log x axis, latency on a log y axis, a p50 line (solid) and a p99 line
- * (dashed) per server, the saturated (closed-loop) point hollow, the p99 target dotted.
+ * (dashed) per server, the saturated (closed-loop) point hollow, the p99 target dotted, and a
+ * grey ring around a point that other processes still disturbed after its retries.
  */
+import { DISTURBED } from './cpu.js';
 
 export interface CurvePoint {
   /** Load asked for, per second; null for the saturated (closed-loop) point. */
@@ -11,6 +13,8 @@ export interface CurvePoint {
   achieved_per_s: number;
   p50_ms: number;
   p99_ms: number;
+  /** Share of a core other processes took while it was measured (bench/lib/cpu.ts). */
+  other_cpu?: number | null;
 }
 
 export interface CurveSeries {
@@ -97,7 +101,9 @@ function panel(p: CurvePanel, x0: number): string {
       out.push(`<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
       for (const q of sorted) {
         const fill = q.offered_per_s === null ? 'white' : color;
-        out.push(`<circle cx="${X(q.achieved_per_s).toFixed(1)}" cy="${Y(q[key]).toFixed(1)}" r="3.5" fill="${fill}" stroke="${color}" stroke-width="1.5"/>`);
+        const [cx, cy] = [X(q.achieved_per_s).toFixed(1), Y(q[key]).toFixed(1)];
+        if ((q.other_cpu ?? 0) > DISTURBED) out.push(`<circle cx="${cx}" cy="${cy}" r="7" fill="none" stroke="#999" stroke-width="1.5"/>`);
+        out.push(`<circle cx="${cx}" cy="${cy}" r="3.5" fill="${fill}" stroke="${color}" stroke-width="1.5"/>`);
       }
     }
     // Legend, one row per series inside the top-left of the plot.
@@ -110,15 +116,23 @@ function panel(p: CurvePanel, x0: number): string {
 
 export function renderCurveSvg(data: CurveData): string {
   const width = PANEL_W * data.panels.length;
-  const key =
-    `<line x1="${width / 2 - 230}" y1="${HEIGHT - 12}" x2="${width / 2 - 200}" y2="${HEIGHT - 12}" stroke="#333" stroke-width="2"/>` +
-    `<text x="${width / 2 - 194}" y="${HEIGHT - 8}" font-size="12" ${FONT}>p50</text>` +
-    `<line x1="${width / 2 - 150}" y1="${HEIGHT - 12}" x2="${width / 2 - 120}" y2="${HEIGHT - 12}" stroke="#333" stroke-width="2" stroke-dasharray="6 4"/>` +
-    `<text x="${width / 2 - 114}" y="${HEIGHT - 8}" font-size="12" ${FONT}>p99</text>` +
-    `<circle cx="${width / 2 - 60}" cy="${HEIGHT - 12}" r="3.5" fill="#333"/>` +
-    `<text x="${width / 2 - 52}" y="${HEIGHT - 8}" font-size="12" ${FONT}>fixed offered rate (open loop)</text>` +
-    `<circle cx="${width / 2 + 135}" cy="${HEIGHT - 12}" r="3.5" fill="white" stroke="#333" stroke-width="1.5"/>` +
-    `<text x="${width / 2 + 143}" y="${HEIGHT - 8}" font-size="12" ${FONT}>saturated (closed loop)</text>`;
+  // The key: line styles and markers, shared by both panels.
+  const y = HEIGHT - 12;
+  const items: [symbol: (x: number) => string, label: string, width: number][] = [
+    [(x) => `<line x1="${x}" y1="${y}" x2="${x + 28}" y2="${y}" stroke="#333" stroke-width="2"/>`, 'p50', 75],
+    [(x) => `<line x1="${x}" y1="${y}" x2="${x + 28}" y2="${y}" stroke="#333" stroke-width="2" stroke-dasharray="6 4"/>`, 'p99', 75],
+    [(x) => `<circle cx="${x + 22}" cy="${y}" r="3.5" fill="#333"/>`, 'fixed offered rate (open loop)', 215],
+    [(x) => `<circle cx="${x + 22}" cy="${y}" r="3.5" fill="white" stroke="#333" stroke-width="1.5"/>`, 'saturated (closed loop)', 175],
+    [(x) => `<circle cx="${x + 22}" cy="${y}" r="7" fill="none" stroke="#999" stroke-width="1.5"/>`, 'disturbed by other processes', 210],
+  ];
+  let kx = (width - items.reduce((sum, [, , w]) => sum + w, 0)) / 2;
+  const key = items
+    .map(([symbol, label, w]) => {
+      const out = `${symbol(kx)}<text x="${kx + 34}" y="${y + 4}" font-size="12" ${FONT}>${label}</text>`;
+      kx += w;
+      return out;
+    })
+    .join('');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}">`,
     `<rect width="100%" height="100%" fill="white"/>`,

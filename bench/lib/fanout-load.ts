@@ -6,16 +6,14 @@
  * HTTP at fixed rates (one step each), and as fast as a few concurrent publishers can
  * (saturation), and measures what the subscribers receive: deliveries/s and
  * publish→receive latency. For each phase it also reports the CPU used by the server (this
- * process's parent, which runs it; Linux /proc), by this process and by every other process
- * on the machine, as shares of one core, so a reader can tell which side bounded the figure
- * and whether other work disturbed it.
+ * process's parent, which runs it), by this process and by every other process on the
+ * machine, and measures again a phase that other work disturbed (bench/lib/cpu.ts).
  *
  * argv: one JSON LoadConfig. Prints one JSON LoadResult line on stdout.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
+import { cpuMeter, undisturbed, type CpuShares } from './cpu.js';
 
 export interface LoadConfig {
   mode: 'hub' | 'baseline' | 'socketio' | 'socketio-wire';
@@ -33,7 +31,7 @@ export interface LoadConfig {
   publishers?: number;
 }
 
-export interface Phase {
+export interface Phase extends CpuShares {
   /** Events/s asked for; null for the saturated phase. */
   offered_per_s: number | null;
   published: number;
@@ -44,11 +42,6 @@ export interface Phase {
   delivered_all: boolean;
   p50_ms: number;
   p99_ms: number;
-  /** CPU time over the phase ÷ its duration (1 = one core busy), or null where unknown. */
-  server_cpu: number | null;
-  client_cpu: number;
-  /** CPU used by everything else on the machine (other processes), same unit; null where unknown. */
-  other_cpu: number | null;
 }
 
 export interface LoadResult {
@@ -142,71 +135,46 @@ async function waitQuiet(expected: number, timeoutMs: number): Promise<void> {
   while (received < expected && Date.now() < deadline) await sleep(5);
 }
 
-/** CPU seconds used so far by the server (the parent process), from /proc; null off Linux. */
-const ticksPerSecond = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-function serverCpuSeconds(): number | null {
-  try {
-    const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds the whole machine has been busy (all cores), from /proc; null off Linux. */
-function machineCpuSeconds(): number | null {
-  try {
-    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
-    const [user, nice, system, , , irq, softirq, steal] = ticks as number[];
-    return (user! + nice! + system! + irq! + softirq! + steal!) / ticksPerSecond;
-  } catch {
-    return null;
-  }
-}
-
-/** Measures one phase: `publish` runs the publishers; the phase ends once they are done and delivery drained. */
-async function phase(offered: number | null, publish: () => Promise<number>): Promise<Phase> {
-  received = 0;
-  latencies = [];
-  recording = true;
-  const cpu0 = { server: serverCpuSeconds(), client: process.cpuUsage(), machine: machineCpuSeconds() };
-  const start = now();
-  const published = await publish();
-  const publishedAt = now();
-  const inWindow = received;
-  const cpu1 = { server: serverCpuSeconds(), client: process.cpuUsage(cpu0.client), machine: machineCpuSeconds() };
-  await waitQuiet(published * cfg.subscribers, 20_000);
-  recording = false;
-  const publishS = (publishedAt - start) / 1000;
-  // At a fixed rate the stream ends when the last delivery lands; saturated, the window is what counts.
-  const deliveryS = offered === null ? publishS : (now() - start) / 1000;
-  // CPU seconds over the phase: this process, the server, the whole machine.
-  const clientS = (cpu1.client.user + cpu1.client.system) / 1e6;
-  const serverS = cpu0.server === null || cpu1.server === null ? null : cpu1.server - cpu0.server;
-  const machineS = cpu0.machine === null || cpu1.machine === null ? null : cpu1.machine - cpu0.machine;
-  const share = (seconds: number): number => Number((seconds / publishS).toFixed(2));
-  const sorted = Float64Array.from(latencies).sort();
-  const pct = (p: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN).toFixed(2));
-  return {
-    offered_per_s: offered,
-    published,
-    events_per_s: Math.round(published / publishS),
-    delivered: received,
-    deliveries_per_s: Math.round((offered === null ? inWindow : received) / deliveryS),
-    delivered_all: received === published * cfg.subscribers,
-    p50_ms: pct(0.5),
-    p99_ms: pct(0.99),
-    server_cpu: serverS === null ? null : share(serverS),
-    client_cpu: share(clientS),
-    other_cpu: serverS === null || machineS === null ? null : share(Math.max(0, machineS - serverS - clientS)),
-  };
+/**
+ * Measures one phase: `publish` runs the publishers; the phase ends once they are done and
+ * delivery drained. CPU shares cover the publishing window; the server is this process's
+ * parent. A phase other processes disturbed is measured again (bench/lib/cpu.ts).
+ */
+function phase(offered: number | null, publish: () => Promise<number>): Promise<Phase> {
+  return undisturbed(
+    async () => {
+      received = 0;
+      latencies = [];
+      recording = true;
+      const cpu = cpuMeter(process.ppid);
+      const start = now();
+      const published = await publish();
+      const publishedAt = now();
+      const inWindow = received;
+      const shares = cpu();
+      await waitQuiet(published * cfg.subscribers, 20_000);
+      recording = false;
+      const publishS = (publishedAt - start) / 1000;
+      // At a fixed rate the stream ends when the last delivery lands; saturated, the window is what counts.
+      const deliveryS = offered === null ? publishS : (now() - start) / 1000;
+      const sorted = Float64Array.from(latencies).sort();
+      const pct = (p: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN).toFixed(2));
+      return {
+        offered_per_s: offered,
+        published,
+        events_per_s: Math.round(published / publishS),
+        delivered: received,
+        deliveries_per_s: Math.round((offered === null ? inWindow : received) / deliveryS),
+        delivered_all: received === published * cfg.subscribers,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        ...shares,
+      };
+    },
+    process.ppid,
+    `${cfg.mode} ${offered === null ? 'saturated' : `${offered}/s`}`,
+    (...args) => console.error('[bench]', ...args),
+  );
 }
 
 /** Publishes at `rate` events/s for `seconds`; each leaves on schedule, not after the previous answer. */
@@ -245,7 +213,8 @@ for (let i = 0; i < cfg.subscribers; i += 100) {
   closers.push(...(await Promise.all(Array.from({ length: Math.min(100, cfg.subscribers - i) }, open))));
 }
 // Warm-up (JIT, socket buffers, connection pools): one second at 100 events/s, not recorded.
-await phase(100, () => fixedRate(100, 1));
+await fixedRate(100, 1);
+await waitQuiet(100 * cfg.subscribers, 20_000);
 
 const steps: Phase[] = [];
 let saturation: Phase | undefined;

@@ -16,9 +16,10 @@
  * falls behind is charged for the queue it causes (no coordinated omission).
  */
 import { connect, type Socket } from 'node:net';
-import { API_KEY, percentile } from './common.js';
+import { API_KEY, log, percentile } from './common.js';
+import { cpuMeter, undisturbed, type CpuShares } from './cpu.js';
 
-export interface PublishPoint {
+export interface PublishPoint extends CpuShares {
   /** Requests/s asked for; null for the closed-loop (saturated) point. */
   offered_per_s: number | null;
   achieved_per_s: number;
@@ -51,15 +52,19 @@ export class PublishLoad {
   private refillUntil = 0;
   private drained: (() => void) | undefined;
 
-  private constructor(private readonly url: URL) {
+  private constructor(
+    private readonly url: URL,
+    private readonly serverPid: number | undefined,
+  ) {
     this.request = Buffer.from(
       `POST /v1/events HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
         `Authorization: Bearer ${API_KEY}\r\nContent-Length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`,
     );
   }
 
-  static async open(url: string): Promise<PublishLoad> {
-    const load = new PublishLoad(new URL(url));
+  /** Connects to the server at `url`; its process id, where known, lets CPU shares count it. */
+  static async open(url: string, serverPid?: number): Promise<PublishLoad> {
+    const load = new PublishLoad(new URL(url), serverPid);
     await Promise.all(Array.from({ length: CONNECTIONS }, () => load.connect()));
     return load;
   }
@@ -115,23 +120,33 @@ export class PublishLoad {
     else this.queue.push(due);
   }
 
-  private async measure(offered: number | null, run: () => void | Promise<void>): Promise<PublishPoint> {
-    this.latencies = [];
-    this.errors = 0;
-    const start = now();
-    await run();
-    if (this.outstanding > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    this.drained = undefined;
-    const answered = this.latencies.length + this.errors;
-    this.queue = [];
-    this.head = 0;
-    return {
-      offered_per_s: offered,
-      achieved_per_s: Math.round(answered / ((now() - start) / 1000)),
-      p50_ms: Number(percentile(this.latencies, 50).toFixed(2)),
-      p99_ms: Number(percentile(this.latencies, 99).toFixed(2)),
-      errors: this.errors,
-    };
+  /** Runs the load and measures it, again if other processes disturbed it (bench/lib/cpu.ts). */
+  private measure(offered: number | null, run: () => void | Promise<void>): Promise<PublishPoint> {
+    return undisturbed(
+      async () => {
+        this.latencies = [];
+        this.errors = 0;
+        const cpu = cpuMeter(this.serverPid);
+        const start = now();
+        await run();
+        if (this.outstanding > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+        this.drained = undefined;
+        const answered = this.latencies.length + this.errors;
+        this.queue = [];
+        this.head = 0;
+        return {
+          offered_per_s: offered,
+          achieved_per_s: Math.round(answered / ((now() - start) / 1000)),
+          p50_ms: Number(percentile(this.latencies, 50).toFixed(2)),
+          p99_ms: Number(percentile(this.latencies, 99).toFixed(2)),
+          errors: this.errors,
+          ...cpu(),
+        };
+      },
+      this.serverPid,
+      `publish ${offered === null ? 'saturated' : `${offered}/s`}`,
+      log,
+    );
   }
 
   /** Open loop: `rate` requests/s for `seconds`, the ith due at start + i / rate. */
