@@ -77,7 +77,7 @@ async function measure(): Promise<CurveFile> {
       { name: 'pushhub', points: fanoutCurve(await fanoutLoad('fan-out curve: pushhub', await startHubForFanout(), 'hub', fanoutSteps)) },
       { name: 'bare ws broadcast', points: fanoutCurve(await fanoutLoad('fan-out curve: bare ws', await startBareWs(), 'baseline', fanoutSteps)) },
       // Wire-protocol subscribers: socket.io-client's own decoding would bound the load generator (see bench/fanout.ts).
-      { name: 'Socket.IO 4 (recovery on)', points: fanoutCurve(await fanoutLoad('fan-out curve: Socket.IO', await startSocketIo(), 'socketio-wire', fanoutSteps)) },
+      { name: 'Socket.IO 4 (recovery on; wire-protocol clients)', points: fanoutCurve(await fanoutLoad('fan-out curve: Socket.IO', await startSocketIo(), 'socketio-wire', fanoutSteps)) },
     ],
   };
   const m = machine();

@@ -39,6 +39,8 @@ const shape = ({ steps: [fixed], saturation }: LoadResult) => ({
   saturated_deliveries_per_s: saturation.deliveries_per_s,
   saturated_events_published: saturation.published,
   saturated_server_cpu: saturation.server_cpu,
+  /** Server CPU per delivery, saturated: the load generator is the bound on 2 cores, so this compares the servers. */
+  saturated_server_us_per_delivery: saturation.server_cpu === null ? null : round((saturation.server_cpu / saturation.deliveries_per_s) * 1e6),
   /** Cores' worth of CPU other processes took, the busier phase: above ~0.2 the run was disturbed. */
   other_processes_cpu: Math.max(fixed!.other_cpu ?? 0, saturation.other_cpu ?? 0),
 });

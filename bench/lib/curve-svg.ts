@@ -89,17 +89,18 @@ function panel(p: CurvePanel, x0: number): string {
   // The p99 target.
   const ty = Y(p.target_p99_ms);
   out.push(`<line x1="${left}" y1="${ty}" x2="${left + w}" y2="${ty}" stroke="#000" stroke-dasharray="2 3"/>`);
-  out.push(`<text x="${left + w - 4}" y="${ty - 4}" text-anchor="end" font-size="11" ${FONT}>p99 target ${p.target_p99_ms} ms</text>`);
+  out.push(`<text x="${left + 4}" y="${ty - 4}" font-size="11" ${FONT}>p99 target ${p.target_p99_ms} ms</text>`);
   const legendW = 14 + 7 * Math.max(...p.series.map((s) => s.name.length)) + 40;
   out.push(`<rect x="${left + 4}" y="${PLOT.top + 4}" width="${legendW}" height="${p.series.length * 18 + 8}" fill="white" fill-opacity="0.9" stroke="#ccc"/>`);
   // Series: p50 solid, p99 dashed, points in order of load; the saturated point hollow.
   p.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]!;
-    const sorted = [...s.points].sort((a, b) => a.achieved_per_s - b.achieved_per_s);
+    // The line joins the open-loop steps in order of offered load; the closed-loop point stands alone.
+    const steps = s.points.filter((q) => q.offered_per_s !== null).sort((a, b) => a.offered_per_s! - b.offered_per_s!);
     for (const [key, dash] of [['p50_ms', ''], ['p99_ms', ' stroke-dasharray="6 4"']] as const) {
-      const path = sorted.map((q) => `${X(q.achieved_per_s).toFixed(1)},${Y(q[key]).toFixed(1)}`).join(' ');
+      const path = steps.map((q) => `${X(q.achieved_per_s).toFixed(1)},${Y(q[key]).toFixed(1)}`).join(' ');
       out.push(`<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
-      for (const q of sorted) {
+      for (const q of s.points) {
         const fill = q.offered_per_s === null ? 'white' : color;
         const [cx, cy] = [X(q.achieved_per_s).toFixed(1), Y(q[key]).toFixed(1)];
         if ((q.other_cpu ?? 0) > DISTURBED) out.push(`<circle cx="${cx}" cy="${cy}" r="7" fill="none" stroke="#999" stroke-width="1.5"/>`);
