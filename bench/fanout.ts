@@ -41,7 +41,7 @@ const shape = ({ steps: [fixed], saturation }: LoadResult) => ({
   saturated_server_cpu: saturation.server_cpu,
   /** Server CPU per delivery, saturated: the load generator is the bound on 2 cores, so this compares the servers. */
   saturated_server_us_per_delivery: saturation.server_cpu === null ? null : round((saturation.server_cpu / saturation.deliveries_per_s) * 1e6),
-  /** Cores' worth of CPU other processes took, the busier phase: above ~0.2 the run was disturbed. */
+  /** Cores' worth of CPU other processes took, the busier phase (after retries): above 0.25 the figures are disturbed. */
   other_processes_cpu: Math.max(fixed!.other_cpu ?? 0, saturation.other_cpu ?? 0),
 });
 const ratioVs = (peer: LoadResult): number => round(ours.saturation.deliveries_per_s / peer.saturation.deliveries_per_s, 3);
