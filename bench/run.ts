@@ -4,9 +4,8 @@
 // in README.md. --quick is a smoke run for CI: it only fails when a benchmark breaks.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, type as osType, release } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, quick, type BenchResult } from './lib/common.js';
+import { ROOT, machine as machineInfo, quick, type BenchResult } from './lib/common.js';
 
 const ALL = ['publish', 'batch', 'fanout', 'webhooks', 'resume', 'connections'];
 const FIGURE: Record<string, string> = {
@@ -48,11 +47,17 @@ const fmt = (figures: Record<string, unknown> | null): string =>
         .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toLocaleString('en-US') : JSON.stringify(v)}`)
         .join(', ');
 
+/** A benchmark may also measure peers (fanout: Socket.IO), each with its `ratio_vs_<name>`. */
+type WithPeers = BenchResult & { peers?: Record<string, Record<string, unknown>> } & Record<`ratio_vs_${string}`, number | undefined>;
+
 function table(results: BenchResult[]): string {
-  const rows = results.map(
-    (r) =>
-      `| ${r.bench} — ${FIGURE[r.bench] ?? ''} | ${fmt(r.ours)} | ${fmt(r.baseline)} | ${r.ratio ?? '—'} | ${fmt(r.targets)} | ${r.pass ? 'yes' : 'no'} |`,
-  );
+  const rows = results.map((result) => {
+    const r = result as WithPeers;
+    const peers = Object.entries(r.peers ?? {});
+    const baseline = [fmt(r.baseline), ...peers.map(([name, figures]) => `**${name}**: ${fmt(figures)}`)].join('<br>');
+    const ratio = [r.ratio ?? '—', ...peers.map(([name]) => `vs ${name} ${r[`ratio_vs_${name}`] ?? '—'}`)].join('<br>');
+    return `| ${r.bench} — ${FIGURE[r.bench] ?? ''} | ${fmt(r.ours)} | ${baseline} | ${ratio} | ${fmt(r.targets)} | ${r.pass ? 'yes' : 'no'} |`;
+  });
   return ['| benchmark | pushhub | baseline (same run) | ratio | target | met |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -71,7 +76,7 @@ for (const name of names.length > 0 ? names : ALL) {
 const md = table(results);
 console.log(`\n${md}\n`);
 if (!quick && results.length > 0) {
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(totalmem() / 2 ** 30), os: `${osType()} ${release()}` };
+  const machine = machineInfo();
   const stamp = new Date().toISOString();
   writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify({ date: stamp, node: process.version, machine, results }, null, 2)}\n`);
   const header = `Measured ${stamp.slice(0, 10)} on ${machine.cpus} × ${machine.cpu}, ${machine.memory_gib} GiB, Node ${process.version}.`;

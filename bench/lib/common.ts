@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { cpus, release, totalmem, type as osType } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { API_KEY, TOKEN_SECRET, startHub, type TestHub } from '../../test/helpers/hub.js';
@@ -15,6 +16,11 @@ export const quick = process.argv.includes('--quick');
 export const log = (...args: unknown[]): void => console.error('[bench]', ...args);
 
 export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
+
+/** What a run was measured on, recorded next to its figures. */
+export function machine(): { cpus: number; cpu: string; memory_gib: number; os: string } {
+  return { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(totalmem() / 2 ** 30), os: `${osType()} ${release()}` };
+}
 
 /** Nearest-rank percentile (0..100) of unsorted samples. */
 export function percentile(samples: number[], p: number): number {

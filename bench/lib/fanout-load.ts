@@ -1,46 +1,130 @@
 /**
- * Load generator for bench/fanout.ts, in its own process: opens N WebSockets, subscribes
- * (hub) or just listens (baseline), publishes over HTTP at a fixed rate, then as fast as a
- * few concurrent publishers can, and measures what the subscribers receive.
+ * Load generator for bench/fanout.ts and bench/curve.ts, in its own process: opens N
+ * subscribers (hub: WebSocket + `subscribe`; baseline: a bare WebSocket; socketio:
+ * socket.io-client, websocket transport only, joining the channel's room; socketio-wire: the
+ * same over a bare WebSocket speaking Socket.IO's wire protocol), publishes over
+ * HTTP at fixed rates (one step each), and as fast as a few concurrent publishers can
+ * (saturation), and measures what the subscribers receive: deliveries/s and
+ * publish→receive latency. For each phase it also reports the CPU used by the server (this
+ * process's parent, which runs it), by this process and by every other process on the
+ * machine, and measures again a phase that other work disturbed (bench/lib/cpu.ts).
  *
- * argv: <mode hub|baseline> <ws url> <publish url> <subscribers> <fixed seconds> <rate/s> <saturation seconds>
+ * argv: one JSON LoadConfig. Prints one JSON LoadResult line on stdout.
  */
+import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
+import { cpuMeter, undisturbed, type CpuShares } from './cpu.js';
 
-const [mode, wsUrl, publishUrl, n, fixedS, rate, satS] = process.argv.slice(2) as [string, string, string, string, string, string, string];
-const subscribers = Number(n);
+export interface LoadConfig {
+  mode: 'hub' | 'baseline' | 'socketio' | 'socketio-wire';
+  /** The server's http:// base URL. */
+  base: string;
+  publishPath: string;
+  subscribers: number;
+  /** Fixed-rate steps in events/s, or, with saturationFirst, fractions of the saturated rate. */
+  rates: number[];
+  stepSeconds: number;
+  saturationSeconds: number;
+  /** Measure saturation first, then step at `rates` × its events/s (the latency curve). */
+  saturationFirst?: boolean;
+  /** Concurrent back-to-back publishers in the saturated phase. */
+  publishers?: number;
+}
+
+export interface Phase extends CpuShares {
+  /** Events/s asked for; null for the saturated phase. */
+  offered_per_s: number | null;
+  published: number;
+  events_per_s: number;
+  delivered: number;
+  deliveries_per_s: number;
+  /** Every published event reached every subscriber (after a drain of at most 20 s). */
+  delivered_all: boolean;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+export interface LoadResult {
+  steps: Phase[];
+  saturation: Phase;
+}
+
+const cfg = JSON.parse(process.argv[2]!) as LoadConfig;
 const API_KEY = process.env.PUSHHUB_API_KEY!;
+const CHANNEL = 'fanout';
 const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let received = 0;
+let latencies: number[] = [];
 let recording = false;
-const latencies: number[] = [];
 
-function open(): Promise<WebSocket> {
+function onFrame(data: Buffer): void {
+  received++;
+  if (!recording) return;
+  // Read the publish time without parsing the whole frame: the client's cost stays small.
+  const text = data.toString('latin1');
+  const at = text.indexOf('"t":');
+  if (at >= 0) latencies.push(now() - parseFloat(text.slice(at + 4)));
+}
+
+function openWs(): Promise<() => void> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${API_KEY}` } });
-    ws.on('message', (data: Buffer) => {
-      received++;
-      if (!recording) return;
-      // Read the publish time without parsing the whole frame: the client's cost stays small.
-      const text = data.toString('latin1');
-      const at = text.indexOf('"t":');
-      if (at >= 0) latencies.push(now() - parseFloat(text.slice(at + 4)));
-    });
+    const ws = new WebSocket(`${cfg.base.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${API_KEY}` } });
     ws.once('error', reject);
     ws.once('open', () => {
-      if (mode !== 'hub') return resolve(ws);
-      ws.send(JSON.stringify({ op: 'subscribe', channel: 'fanout' }));
-      ws.once('message', () => resolve(ws));
+      const ready = (): void => {
+        ws.on('message', onFrame);
+        resolve(() => ws.terminate());
+      };
+      if (cfg.mode !== 'hub') return ready();
+      ws.send(JSON.stringify({ op: 'subscribe', channel: CHANNEL }));
+      ws.once('message', ready);
+    });
+  });
+}
+
+/**
+ * A Socket.IO subscriber speaking the wire protocol (Engine.IO 4, Socket.IO 5) over a bare
+ * `ws` client: the same receive cost as the other modes, so the server alone sets the figure.
+ */
+function openSocketIoWire(): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${cfg.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+    ws.once('error', reject);
+    const handshake = (data: Buffer): void => {
+      const text = data.toString();
+      if (text.startsWith('0{')) ws.send('40');
+      else if (text.startsWith('40{')) ws.send(`420${JSON.stringify(['subscribe', CHANNEL])}`);
+      else if (text.startsWith('430')) {
+        ws.off('message', handshake);
+        ws.on('message', (frame: Buffer) => (frame.length === 1 && frame[0] === 0x32 ? ws.send('3') : onFrame(frame)));
+        resolve(() => ws.terminate());
+      }
+    };
+    ws.on('message', handshake);
+  });
+}
+
+function openSocketIo(): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = io(cfg.base, { transports: ['websocket'], forceNew: true, reconnection: false });
+    socket.once('connect_error', reject);
+    socket.once('connect', () => {
+      socket.on('event', (event: { data: { t: number } }) => {
+        received++;
+        if (recording) latencies.push(now() - event.data.t);
+      });
+      socket.emit('subscribe', CHANNEL, () => resolve(() => socket.disconnect()));
     });
   });
 }
 
 async function publishOne(): Promise<void> {
-  const res = await fetch(publishUrl, {
+  const res = await fetch(`${cfg.base}${cfg.publishPath}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel: 'fanout', type: 'tick', data: { t: now(), pad: 'x'.repeat(100) } }),
+    body: JSON.stringify({ channel: CHANNEL, type: 'tick', data: { t: now(), pad: 'x'.repeat(100) } }),
   });
   if (res.status !== 202) throw new Error(`publish → ${res.status}`);
   await res.arrayBuffer();
@@ -48,70 +132,99 @@ async function publishOne(): Promise<void> {
 
 async function waitQuiet(expected: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (received < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (received < expected && Date.now() < deadline) await sleep(5);
 }
 
-const sockets: WebSocket[] = [];
-for (let i = 0; i < subscribers; i += 100) {
-  sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, subscribers - i) }, open))));
+/**
+ * Measures one phase: `publish` runs the publishers; the phase ends once they are done and
+ * delivery drained. CPU shares cover the publishing window; the server is this process's
+ * parent. A phase other processes disturbed is measured again (bench/lib/cpu.ts).
+ */
+function phase(offered: number | null, publish: () => Promise<number>): Promise<Phase> {
+  return undisturbed(
+    async () => {
+      received = 0;
+      latencies = [];
+      recording = true;
+      const cpu = cpuMeter(process.ppid);
+      const start = now();
+      const published = await publish();
+      const publishedAt = now();
+      const inWindow = received;
+      const shares = cpu();
+      await waitQuiet(published * cfg.subscribers, 20_000);
+      recording = false;
+      const publishS = (publishedAt - start) / 1000;
+      // At a fixed rate the stream ends when the last delivery lands; saturated, the window is what counts.
+      const deliveryS = offered === null ? publishS : (now() - start) / 1000;
+      const sorted = Float64Array.from(latencies).sort();
+      const pct = (p: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN).toFixed(2));
+      return {
+        offered_per_s: offered,
+        published,
+        events_per_s: Math.round(published / publishS),
+        delivered: received,
+        deliveries_per_s: Math.round((offered === null ? inWindow : received) / deliveryS),
+        delivered_all: received === published * cfg.subscribers,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        ...shares,
+      };
+    },
+    process.ppid,
+    `${cfg.mode} ${offered === null ? 'saturated' : `${offered}/s`}`,
+    (...args) => console.error('[bench]', ...args),
+  );
 }
-// Warm-up (JIT, socket buffers, connection pools): one second at the fixed rate, not recorded.
-const warmUp: Promise<void>[] = [];
-for (let i = 0; i < Number(rate); i++) {
-  warmUp.push(publishOne());
-  await new Promise((r) => setTimeout(r, 1000 / Number(rate)));
-}
-await Promise.all(warmUp);
-await waitQuiet(Number(rate) * subscribers, 10_000);
-received = 0;
 
-// Phase 1: fixed rate. Publishes leave on schedule, not after the previous answer.
-const count = Math.round(Number(fixedS) * Number(rate));
-const interval = 1000 / Number(rate);
-recording = true;
-const start = now();
-const inFlight: Promise<void>[] = [];
-for (let i = 0; i < count; i++) {
-  const wait = start + i * interval - now();
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  inFlight.push(publishOne());
+/** Publishes at `rate` events/s for `seconds`; each leaves on schedule, not after the previous answer. */
+async function fixedRate(rate: number, seconds: number): Promise<number> {
+  const count = Math.max(1, Math.round(seconds * rate));
+  const interval = 1000 / rate;
+  const start = now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const wait = start + i * interval - now();
+    if (wait > 0) await sleep(wait);
+    inFlight.push(publishOne());
+  }
+  await Promise.all(inFlight);
+  return count;
 }
-await Promise.all(inFlight);
-await waitQuiet(count * subscribers, 10_000);
-const fixed = {
-  published: count,
-  delivered: received,
-  deliveries_per_s: received / ((now() - start) / 1000),
-  p50_ms: 0,
-  p99_ms: 0,
-};
-const sorted = Float64Array.from(latencies).sort();
-fixed.p50_ms = sorted[Math.floor(sorted.length * 0.5)] ?? NaN;
-fixed.p99_ms = sorted[Math.floor(sorted.length * 0.99)] ?? NaN;
-recording = false;
 
-// Phase 2: saturation. Eight publishers back to back; deliveries counted in the window.
-received = 0;
-let published = 0;
-const until = now() + Number(satS) * 1000;
-const satStart = now();
-await Promise.all(
-  Array.from({ length: 8 }, async () => {
-    while (now() < until) {
-      await publishOne();
-      published++;
-    }
-  }),
-);
-const window = (now() - satStart) / 1000;
-const inWindow = received;
-await waitQuiet(published * subscribers, 20_000);
-const saturation = {
-  published,
-  deliveries_per_s: inWindow / window,
-  delivered_after_drain: received,
-  drain_ms: 0,
-};
-for (const ws of sockets) ws.terminate();
-process.stdout.write(`${JSON.stringify({ fixed, saturation })}\n`);
+/** Back-to-back publishers for `seconds`. */
+async function saturate(seconds: number): Promise<number> {
+  let published = 0;
+  const until = now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: cfg.publishers ?? 8 }, async () => {
+      while (now() < until) {
+        await publishOne();
+        published++;
+      }
+    }),
+  );
+  return published;
+}
+
+const open = { hub: openWs, baseline: openWs, socketio: openSocketIo, 'socketio-wire': openSocketIoWire }[cfg.mode];
+const closers: (() => void)[] = [];
+for (let i = 0; i < cfg.subscribers; i += 100) {
+  closers.push(...(await Promise.all(Array.from({ length: Math.min(100, cfg.subscribers - i) }, open))));
+}
+// Warm-up (JIT, socket buffers, connection pools): one second at 100 events/s, not recorded.
+await fixedRate(100, 1);
+await waitQuiet(100 * cfg.subscribers, 20_000);
+
+const steps: Phase[] = [];
+let saturation: Phase | undefined;
+if (cfg.saturationFirst) saturation = await phase(null, () => saturate(cfg.saturationSeconds));
+for (const r of cfg.rates) {
+  const rate = saturation ? Math.max(1, Math.round(r * saturation.events_per_s)) : r;
+  steps.push(await phase(rate, () => fixedRate(rate, cfg.stepSeconds)));
+}
+saturation ??= await phase(null, () => saturate(cfg.saturationSeconds));
+
+for (const close of closers) close();
+process.stdout.write(`${JSON.stringify({ steps, saturation } satisfies LoadResult)}\n`);
 process.exit(0);
