@@ -99,14 +99,17 @@ export class GroupCommit {
     const started = performance.now();
     let written: { result: StoredEvent[][]; durable: Promise<void> };
     try {
-      written = store.transactionThenSync(() =>
-        jobs.map((job) => {
-          const events = store.events.insertMany(job.events);
-          for (const hook of this.writeHooks) hook(events);
+      written = store.transactionThenSync(() => {
+        // All jobs' events in one insert (multi-row statements), then split back per job.
+        const all = store.events.insertMany(jobs.length === 1 ? jobs[0]!.events : jobs.flatMap((job) => job.events));
+        for (const hook of this.writeHooks) hook(all);
+        let at = 0;
+        return jobs.map((job) => {
+          const events = all.slice(at, (at += job.events.length));
           job.alsoWrite?.(events);
           return events;
-        }),
-      );
+        });
+      });
     } catch (err) {
       return storageError(err);
     }
