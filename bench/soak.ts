@@ -1,4 +1,4 @@
-// npm run soak [-- --minutes 10 --subscribers 2000 --rate 200]
+// npm run soak [-- --minutes 10 --subscribers 2000 --rate 100]
 // Mixed load against one hub (a child process, compiled, durable defaults) for a long run:
 // HTTP single and batch publishes and WebSocket publishes at a steady rate, WebSocket
 // subscribers on three channels of which 1 % are cut every second (they reconnect and
@@ -20,7 +20,7 @@ const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '10' },
     subscribers: { type: 'string', default: '2000' },
-    rate: { type: 'string', default: '200' },
+    rate: { type: 'string', default: '100' },
   },
 });
 const DURATION_MS = Number(values.minutes) * 60_000;
@@ -90,18 +90,36 @@ for (const [r, channels, retry] of [
 
 // ── WebSocket subscribers ────────────────────────────────────────────────────────────────
 
+/**
+ * What one subscriber received, checked as it arrives: positions strictly increasing (no
+ * duplicate, nothing out of order), and a count and sum to compare with the log at the end
+ * (the same count and sum over strictly increasing positions of the channel: nothing missing).
+ */
 interface Subscriber {
   client: PushhubClient;
   channel: string;
   startSeq: number | undefined;
-  seqs: number[];
+  last: number;
+  count: number;
+  sum: number;
+  disorder: number;
   socket: WebSocket | undefined;
 }
 
 const fanoutLatencies: number[] = [];
 const subscribers: Subscriber[] = [];
 for (let i = 0; i < SUBSCRIBERS; i++) {
-  const s: Subscriber = { client: undefined as unknown as PushhubClient, channel: CHANNELS[i % 3]!, startSeq: undefined, seqs: [], socket: undefined };
+  const s: Subscriber = {
+    client: undefined as unknown as PushhubClient,
+    channel: CHANNELS[i % 3]!,
+    startSeq: undefined,
+    last: 0,
+    count: 0,
+    sum: 0,
+    disorder: 0,
+    socket: undefined,
+  };
+  const sampled = i % 100 === 0; // latency from 1 % of subscribers: the load generator must keep up
   // Our own factory keeps each client's socket so the soak can cut it at random.
   const factory: WebSocketFactory = (url, token) => {
     const ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -112,8 +130,12 @@ for (let i = 0; i < SUBSCRIBERS; i++) {
   s.client.subscribe<{ t: number }>(
     s.channel,
     (event) => {
-      s.seqs.push(seqOf(event.cursor));
-      fanoutLatencies.push(Date.now() - event.data.t);
+      const seq = seqOf(event.cursor);
+      if (seq <= s.last) s.disorder++;
+      s.last = seq;
+      s.count++;
+      s.sum += seq;
+      if (sampled) fanoutLatencies.push(Date.now() - event.data.t);
     },
     {
       onSubscribed: ({ cursor }) => {
@@ -213,8 +235,11 @@ log('publishing stopped; draining');
 // ── drain and check ──────────────────────────────────────────────────────────────────────
 
 const byChannel = new Map(CHANNELS.map((c) => [c, acked.filter((a) => a.channel === c).map((a) => a.seq).sort((x, y) => x - y)]));
-const expectedFor = (s: Subscriber) => byChannel.get(s.channel)!.filter((seq) => seq > s.startSeq!);
-const wsComplete = () => subscribers.every((s) => s.seqs.length >= expectedFor(s).length);
+const expectedFor = (s: Subscriber) => {
+  const want = byChannel.get(s.channel)!.filter((seq) => seq > s.startSeq!);
+  return { count: want.length, sum: want.reduce((a, b) => a + b, 0) };
+};
+const wsComplete = () => subscribers.every((s) => s.count >= expectedFor(s).count);
 const webhooksComplete = () =>
   healthyAll.ids.size >= acked.length && healthyAB.ids.size >= acked.filter((a) => a.channel !== 'soak.c').length;
 const drainUntil = Date.now() + 120_000;
@@ -223,7 +248,7 @@ clearInterval(sampleTimer);
 
 const wsBroken = subscribers.filter((s) => {
   const want = expectedFor(s);
-  return s.seqs.length !== want.length || s.seqs.some((seq, i) => seq !== want[i]);
+  return s.disorder > 0 || s.count !== want.count || s.sum !== want.sum;
 });
 const eventIds = await (async () => {
   // Every acknowledged event id, to compare against what the receivers saw.
@@ -246,8 +271,16 @@ const missingAll = [...eventIds].filter((id) => !healthyAll.ids.has(id)).length;
 const inFlightLeft = (await call<{ deliveries: unknown[] }>('GET', '/v1/deliveries?state=in_flight&limit=100')).body.deliveries.length;
 const failingStates: Record<string, number> = {};
 for (const state of ['pending', 'retrying', 'dead', 'succeeded']) {
-  const res = await call<{ deliveries: unknown[] }>('GET', `/v1/deliveries?subscription_id=${subscriptions.failing}&state=${state}&limit=1000`);
-  failingStates[state] = res.body.deliveries.length;
+  failingStates[state] = 0;
+  for (let after = ''; ; ) {
+    const page = await call<{ deliveries: unknown[]; next_cursor: string | null }>(
+      'GET',
+      `/v1/deliveries?subscription_id=${subscriptions.failing}&state=${state}&limit=1000${after ? `&after=${after}` : ''}`,
+    );
+    failingStates[state] += page.body.deliveries.length;
+    if (!page.body.next_cursor) break;
+    after = page.body.next_cursor;
+  }
 }
 
 const warm = rssSeries.slice(Math.floor(rssSeries.length / 3));
@@ -260,7 +293,7 @@ const summary = {
   events_per_s: round(acked.length / ((DURATION_MS) / 1000), 1),
   publish_refused: refused,
   publish_p99_ms: round(percentile(publishLatencies, 99), 1),
-  fanout_deliveries: subscribers.reduce((a, s) => a + s.seqs.length, 0),
+  fanout_deliveries: subscribers.reduce((a, s) => a + s.count, 0),
   fanout_p50_ms: round(percentile(fanoutLatencies, 50), 1),
   fanout_p99_ms: round(percentile(fanoutLatencies, 99), 1),
   connections_cut: cut,
