@@ -6,17 +6,12 @@ import { channelSchema } from '../domain/names.js';
 import { HubError, invalidRequest } from '../errors.js';
 import { credentialOf, maySubscribe } from './auth.js';
 import type { HttpContext } from './context.js';
-import { parseOr400 } from './validate.js';
+import { pageLimitSchema, parseOr400 } from './validate.js';
 
 const paramsSchema = z.object({ channel: channelSchema });
 const pollQuerySchema = z.object({
   after: z.string().optional(),
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number from 1 to 1000')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000'))
-    .optional(),
+  limit: pageLimitSchema.optional(),
 });
 
 /** GET /v1/channels/:channel/events — the polling fallback. */
