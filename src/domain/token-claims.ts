@@ -19,7 +19,8 @@ const patternsSchema = z.array(patternSchema).max(MAX_PATTERNS, `must hold at mo
  * that apps can mint tokens with any JWT library and add their own.
  */
 export const tokenClaimsSchema = z.looseObject({
-  exp: z.number().int('must be whole seconds'),
+  // RFC 7519 NumericDate: seconds, fractions allowed (PyJWT and others mint `time() + ttl`).
+  exp: z.number(),
   sub: z.string().min(1).max(MAX_SUB).optional(),
   channels: patternsSchema,
   publish: patternsSchema.optional(),

@@ -149,6 +149,14 @@ describe('WebSocket auth', () => {
     expect(await c.closed).toMatchObject({ code: 4001, reason: 'token expired' });
   });
 
+  it('accepts a fractional exp (RFC 7519 NumericDate, as PyJWT mints it) and closes at that instant', async () => {
+    const exp = Date.now() / 1000 + 1.3;
+    const c = await connect(hub.url, { query: handMadeJwt({ exp, channels: ['a'] }) });
+    expect((await c.request({ op: 'subscribe', channel: 'a' })).op).toBe('subscribed');
+    expect(await c.closed).toMatchObject({ code: 4001, reason: 'token expired' });
+    expect(Date.now()).toBeGreaterThanOrEqual(Math.floor(exp * 1000));
+  });
+
   it('tokens work on the polling fallback, and never reach the logs', async () => {
     const token = await mintToken(hub, { channels: ['poll'] });
     await publish(hub, 'poll', 1);

@@ -17,6 +17,8 @@ const code = async (p: Promise<unknown>) => {
 describe('token claims', () => {
   it('requires exp and channels, checks patterns, ignores other claims', () => {
     expect(tokenClaimsSchema.safeParse({ exp: 1, channels: ['a.*', 'b.>'], iss: 'x' }).success).toBe(true);
+    expect(tokenClaimsSchema.safeParse({ exp: 1700000000.5, channels: ['a'] }).success).toBe(true); // NumericDate may be fractional
+    expect(tokenClaimsSchema.safeParse({ exp: '1700000000', channels: ['a'] }).success).toBe(false);
     expect(tokenClaimsSchema.safeParse({ channels: [] }).success).toBe(false);
     expect(tokenClaimsSchema.safeParse({ exp: 1 }).success).toBe(false);
     expect(tokenClaimsSchema.safeParse({ exp: 1, channels: ['a.>.b'] }).success).toBe(false);
