@@ -73,6 +73,12 @@ export interface SseOptions {
   connectionCount: () => number;
 }
 
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no', // proxies must not buffer a stream
+};
+
 /**
  * GET /v1/channels/:channel/sse — Server-Sent Events for clients that cannot use WebSocket.
  * Resumes from `Last-Event-ID` (what EventSource sends on reconnect; it wins over `?after=`,
@@ -94,6 +100,9 @@ export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount 
       throw new HubError('overloaded', { message: 'The hub has reached its connection limit; retry later.', retryAfterS: 1 });
     }
 
+    // HEAD (a health probe, a proxy checking the route): the stream's headers, no stream.
+    if (request.method === 'HEAD') return reply.headers(SSE_HEADERS).send();
+
     const res = reply.raw;
     const stream = new SseStream(res, ctx);
     const started = startSubscription(ctx, channel, stream, cursor, (err) => {
@@ -104,13 +113,7 @@ export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount 
     stream.sub = started.sub;
     streams.add(stream);
     reply.hijack();
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no', // proxies must not buffer a stream
-      'x-request-id': request.id,
-    });
+    res.writeHead(200, { ...SSE_HEADERS, connection: 'keep-alive', 'x-request-id': request.id });
     res.flushHeaders(); // the client learns the stream is open now, not at the first event
     if (started.reason) {
       // The events after that cursor are gone: say so first, and carry on from the head.

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { API_KEY, startHub, type TestHub } from '../helpers/hub.js';
+import { rawExchange } from '../helpers/raw-http.js';
 import { SseClient } from '../helpers/sse-client.js';
 import { mintToken, publish } from '../helpers/tokens.js';
 
@@ -28,6 +29,19 @@ describe('GET /v1/channels/:channel/sse', () => {
     expect(sse.events()[1]).toMatchObject({ id: b.id, channel: 'news', cursor: b.cursor, data: { n: 2 } });
     await sse.waitFor(() => sse.comments >= 2, 2000);
     sse.abort();
+  });
+
+  it('answers HEAD with the stream headers and no stream, after the same checks', async () => {
+    const head = await fetch(`${hub.url}/v1/channels/news/sse`, { method: 'HEAD', headers: auth });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect((await fetch(`${hub.url}/v1/channels/news/sse`, { method: 'HEAD' })).status).toBe(401);
+    // A client that keeps its connection: the response is complete, no stream stays open.
+    const started = Date.now();
+    const answer = await rawExchange(hub.url, `HEAD /v1/channels/news/sse HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${API_KEY}\r\n\r\n`, 5000);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer.toLowerCase()).toContain('content-length: 0');
+    expect(Date.now() - started).toBeLessThan(5000); // ended by the hub, not by the timeout
   });
 
   it('resumes from Last-Event-ID (which wins over ?after=) or ?after=, with no gap and no repeat', async () => {
