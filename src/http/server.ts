@@ -29,6 +29,12 @@ export function createServer({ logger, bodyLimitBytes, random, isClosing }: Serv
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestIdHeader: false,
+    // `data` is the publisher's document, carried as is: a `__proto__` or `constructor` key in
+    // it is data like any other (JSON.parse makes it an own property, and nothing here merges
+    // bodies into objects), so it is accepted as the WebSocket path accepts it, not refused
+    // as "not valid JSON". Unknown top-level keys are still refused by the strict schemas.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
     // Channel names are up to 128 characters (384 percent-encoded): long enough that our
     // validator, not the router, judges them.
     routerOptions: { maxParamLength: 512 },

@@ -85,6 +85,19 @@ describe('POST /v1/events', () => {
     expect(error.details.map((d) => d.field)).toContain(field);
   });
 
+  it('carries __proto__ and constructor keys in data as data; refuses them as unknown top-level fields', async () => {
+    const data = '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}';
+    const res = await hub.api('/v1/events', { body: `{"channel":"docs","type":"t","data":${data}}`, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(202);
+    const { status_url } = (await res.json()) as Accepted;
+    const stored = await (await hub.api(status_url)).text();
+    expect(stored).toContain(`"data":${data}`);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const top = await hub.api('/v1/events', { body: '{"channel":"docs","type":"t","data":1,"__proto__":{"x":1}}', headers: { 'content-type': 'application/json' } });
+    expect(top.status).toBe(400);
+    expect(await top.json()).toMatchObject({ error: { code: 'invalid_request', details: [{ field: '__proto__' }] } });
+  });
+
   it('refuses malformed JSON, an empty body and a non-JSON content type', async () => {
     const bad = await hub.api('/v1/events', { body: '{"channel":', headers: { 'content-type': 'application/json' } });
     expect(bad.status).toBe(400);
