@@ -9,6 +9,9 @@ import { requireServer } from './auth.js';
 import type { HttpContext } from './context.js';
 import { parseOr400 } from './validate.js';
 
+/** In a `u` regular expression a surrogate pair is one code point; only a lone half is `Cs`. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 const DAY_MS = 86_400_000;
 
 const patternSchema = z.string().superRefine((value, ctx) => {
@@ -32,7 +35,8 @@ const fields = {
   url: z.string(),
   channels: patternsSchema,
   types: patternsSchema.nullable().optional(),
-  description: z.string().max(1024).nullable().optional(),
+  // Well-formed: a lone surrogate (legal in JSON text) cannot be stored as UTF-8 and would come back altered.
+  description: z.string().max(1024).refine((v) => !LONE_SURROGATE.test(v), 'must be valid Unicode (no lone surrogates)').nullable().optional(),
   ordered: z.boolean().optional(),
   max_in_flight: z.int().min(1).max(1000).optional(),
   rate_limit_per_s: z.number().positive().max(100_000).nullable().optional(),

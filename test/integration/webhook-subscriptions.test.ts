@@ -96,7 +96,19 @@ describe('subscriptions API', () => {
       expect((await json<ErrorBody>(r)).error).toMatchObject({ code: 'invalid_request', details: [{ field: 'url' }] });
     }
     expect((await hub.api('/v1/subscriptions', { body: { url: 'https://example.com', channels: [] } })).status).toBe(400);
+    // A lone surrogate is legal JSON text but not storable Unicode: refused, not altered. A pair is fine.
+    const lone = await hub.api('/v1/subscriptions', {
+      body: '{"url":"https://example.com/hook","channels":["a"],"description":"half \\ud83d of an emoji"}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(lone.status).toBe(400);
+    expect((await json<ErrorBody>(lone)).error).toMatchObject({ code: 'invalid_request', details: [{ field: 'description' }] });
     expect((await json<{ subscriptions: unknown[] }>(hub.api('/v1/subscriptions'))).subscriptions).toHaveLength(before);
+    const pair = await json<{ id: string; description: string }>(
+      hub.api('/v1/subscriptions', { body: { url: 'https://example.com/hook', channels: ['a'], description: 'whole 🙂 emoji' } }),
+    );
+    expect(pair.description).toBe('whole 🙂 emoji');
+    await hub.api(`/v1/subscriptions/${pair.id}`, { method: 'DELETE' });
   });
 
   it('404 for unknown ids, 401 without the API key', async () => {
