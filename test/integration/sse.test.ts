@@ -31,7 +31,7 @@ describe('GET /v1/channels/:channel/sse', () => {
     sse.abort();
   });
 
-  it('answers HEAD with the stream headers and no stream, after the same checks', async () => {
+  it('answers HEAD with the stream headers and no stream, after the credential and channel checks', async () => {
     const head = await fetch(`${hub.url}/v1/channels/news/sse`, { method: 'HEAD', headers: auth });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
