@@ -2,13 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkResume } from '../domain/cursor.js';
 import { envelopeJson } from '../domain/envelope.js';
-import { channelSchema } from '../domain/names.js';
 import { HubError, invalidRequest } from '../errors.js';
-import { credentialOf, maySubscribe } from './auth.js';
+import { openChannelRead } from './channel-access.js';
 import type { HttpContext } from './context.js';
-import { pageLimitSchema, parseOr400 } from './validate.js';
+import { pageLimitSchema } from './validate.js';
 
-const paramsSchema = z.object({ channel: channelSchema });
 const pollQuerySchema = z.object({
   after: z.string().optional(),
   limit: pageLimitSchema.optional(),
@@ -17,13 +15,7 @@ const pollQuerySchema = z.object({
 /** GET /v1/channels/:channel/events — the polling fallback. */
 export function channelRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/v1/channels/:channel/events', async (request, reply) => {
-    // The credential first: without one, the path and query are nobody's business.
-    const principal = await ctx.auth.authenticate(credentialOf(request, true));
-    const { channel } = parseOr400(paramsSchema, request.params, 'path');
-    const query = parseOr400(pollQuerySchema, request.query, 'query');
-    if (!maySubscribe(principal, channel)) {
-      throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });
-    }
+    const { channel, query } = await openChannelRead(ctx.auth, request, pollQuerySchema);
     const limit = query.limit ?? 100;
     const events = ctx.store.events;
     let afterSeq = 0;

@@ -1,10 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { channelSchema } from '../domain/names.js';
 import { HubError, invalidRequest } from '../errors.js';
-import { credentialOf, maySubscribe } from '../http/auth.js';
-import { parseOr400 } from '../http/validate.js';
+import { openChannelRead } from '../http/channel-access.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
 import type { GapReason } from './frames.js';
@@ -13,7 +11,6 @@ import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
 import { armTokenExpiry } from './token-expiry.js';
 
-const paramsSchema = z.object({ channel: channelSchema });
 const querySchema = z.object({ after: z.string().optional(), token: z.string().optional() });
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
 
@@ -86,13 +83,7 @@ const SSE_HEADERS = {
  */
 export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount }: SseOptions): void {
   app.get('/v1/channels/:channel/sse', async (request, reply) => {
-    // The credential first: without one, the path and query are nobody's business.
-    const principal = await ctx.auth.authenticate(credentialOf(request, true));
-    const { channel } = parseOr400(paramsSchema, request.params, 'path');
-    const query = parseOr400(querySchema, request.query, 'query');
-    if (!maySubscribe(principal, channel)) {
-      throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });
-    }
+    const { principal, channel, query } = await openChannelRead(ctx.auth, request, querySchema);
     const lastEventId = request.headers['last-event-id'];
     const [field, cursor] =
       typeof lastEventId === 'string' && lastEventId !== '' ? ['Last-Event-ID', lastEventId] : ['after', query.after];

@@ -1,0 +1,27 @@
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { channelSchema } from '../domain/names.js';
+import { HubError } from '../errors.js';
+import { credentialOf, maySubscribe, type Authenticator, type Principal } from './auth.js';
+import { parseOr400 } from './validate.js';
+
+const paramsSchema = z.object({ channel: channelSchema });
+
+/**
+ * The opening of every HTTP read of one channel (SSE, polling), in this order: the
+ * credential (header or `?token=`) first, since without one the path and query are nobody's
+ * business; then the path and the query; then the grant.
+ */
+export async function openChannelRead<S extends z.ZodType>(
+  auth: Authenticator,
+  request: FastifyRequest,
+  querySchema: S,
+): Promise<{ principal: Principal; channel: string; query: z.output<S> }> {
+  const principal = await auth.authenticate(credentialOf(request, true));
+  const { channel } = parseOr400(paramsSchema, request.params, 'path');
+  const query = parseOr400(querySchema, request.query, 'query');
+  if (!maySubscribe(principal, channel)) {
+    throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });
+  }
+  return { principal, channel, query };
+}
