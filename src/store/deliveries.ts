@@ -1,6 +1,7 @@
 import type { Attempt, AttemptRecord, ClaimedDelivery, Delivery } from '../domain/delivery.js';
 import type { DeliveryState } from '../domain/event-status.js';
 import type { Db } from './db.js';
+import { rowStatements, runInChunks } from './row-statements.js';
 
 export interface NewDelivery {
   id: string;
@@ -149,10 +150,12 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
     `INSERT INTO deliveries (id, subscription_id, event_id, event_seq, state, next_attempt_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
   );
+  // `LIMIT +?`, not `LIMIT ?`: SQLite plans with a bare LIMIT parameter's value, so binding
+  // one re-prepares the statement on every run (measured: twice the cost of the claim).
   const dueOf = db
     .prepare<[string, number, number, number], ClaimRow>(
       `${CLAIM_SELECT} WHERE d.subscription_id = ? AND d.${WAITING} AND d.next_attempt_at <= ? AND d.event_seq <= ?
-       ORDER BY d.next_attempt_at LIMIT ?`,
+       ORDER BY d.next_attempt_at LIMIT +?`,
     )
     .raw(true);
   const headOf = db
@@ -161,28 +164,27 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
   const nextDue = db.prepare<[string], { at: number | null }>(
     `SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE subscription_id = ? AND ${WAITING}`,
   );
-  // The hot path writes a whole batch per statement: rows travel as one JSON array, so a
-  // pass costs three statements however many deliveries it settles (bench/webhooks).
-  const markInFlight = db.prepare<[number, string]>(
-    "UPDATE deliveries SET state = 'in_flight', updated_at = ? WHERE seq IN (SELECT value FROM json_each(?))",
-  );
+  // The hot path writes a whole batch per statement (row-statements.ts): a pass costs a
+  // few statements however many deliveries it settles (bench/webhooks).
+  const markInFlight = rowStatements(db, 1, (values) => `UPDATE deliveries SET state = 'in_flight', updated_at = ? WHERE seq IN (VALUES ${values})`);
   const markOrphan = db.prepare<[number, number, number]>(
     `UPDATE deliveries SET state = 'cancelled', last_error = 'event no longer retained', updated_at = ?, completed_at = ?
      WHERE seq = ?`,
   );
-  // Each element: [delivery_seq, n, at, duration_ms, status, error, response_body].
-  const insertAttempts = db.prepare<[string]>(
-    `INSERT OR REPLACE INTO delivery_attempts (delivery_seq, n, at, duration_ms, status, error, response_body)
-     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?)`,
+  const insertAttempts = rowStatements(
+    db,
+    7,
+    (values) => `INSERT OR REPLACE INTO delivery_attempts (delivery_seq, n, at, duration_ms, status, error, response_body) VALUES ${values}`,
   );
-  // Each element: [seq, state, attempt at, status, error, next_attempt_at, completed_at].
-  const recordResults = db.prepare<[number, string]>(
-    `UPDATE deliveries SET state = r.state, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
-       cycle_started_at = coalesce(cycle_started_at, r.at), last_status = r.status, last_error = r.error,
-       next_attempt_at = r.next, updated_at = ?, completed_at = r.completed
-     FROM (SELECT value ->> 0 AS seq, value ->> 1 AS state, value ->> 2 AS at, value ->> 3 AS status,
-                  value ->> 4 AS error, value ->> 5 AS next, value ->> 6 AS completed FROM json_each(?)) AS r
-     WHERE deliveries.seq = r.seq AND deliveries.state = 'in_flight'`,
+  // Each row: (seq, state, attempt at, status, error, next_attempt_at, completed_at).
+  const recordResults = rowStatements(
+    db,
+    7,
+    (values) => `UPDATE deliveries SET state = r.column2, attempts = attempts + 1, cycle_attempts = cycle_attempts + 1,
+       cycle_started_at = coalesce(cycle_started_at, r.column3), last_status = r.column4, last_error = r.column5,
+       next_attempt_at = r.column6, updated_at = ?, completed_at = r.column7
+     FROM (VALUES ${values}) AS r
+     WHERE deliveries.seq = r.column1 AND deliveries.state = 'in_flight'`,
   );
   // Back to where it was before the claim: an attempt that never got its answer is not counted.
   const release = db.prepare<[number, number, number]>(
@@ -273,7 +275,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
         event: { seq: eventSeq, id: eventId, channel: channel!, type: type!, occurredAt: occurredAt!, receivedAt: receivedAt!, data },
       });
     }
-    if (claimed.length > 0) markInFlight.run(now, JSON.stringify(claimed.map((c) => c.seq)));
+    runInChunks(claimed, markInFlight, (c, into) => into.push(c.seq), [now]);
     return claimed;
   };
 
@@ -295,14 +297,18 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       return { claimed, nextDueAt: nextDue.get(subscriptionId)?.at ?? null };
     },
     record(records, now) {
-      if (records.length === 0) return;
-      const attempts = records.map(({ deliverySeq, attempt: a }) => [deliverySeq, a.n, a.at, a.durationMs, a.status, a.error, a.responseBody]);
-      const results = records.map(({ deliverySeq, attempt, result }) => {
-        const waiting = 'nextAttemptAt' in result;
-        return [deliverySeq, result.state, attempt.at, attempt.status, attempt.error, waiting ? result.nextAttemptAt : now, waiting ? null : now];
-      });
-      insertAttempts.run(JSON.stringify(attempts));
-      recordResults.run(now, JSON.stringify(results));
+      runInChunks(records, insertAttempts, ({ deliverySeq, attempt: a }, into) =>
+        into.push(deliverySeq, a.n, a.at, a.durationMs, a.status, a.error, a.responseBody),
+      );
+      runInChunks(
+        records,
+        recordResults,
+        ({ deliverySeq, attempt, result }, into) => {
+          const waiting = 'nextAttemptAt' in result;
+          into.push(deliverySeq, result.state, attempt.at, attempt.status, attempt.error, waiting ? result.nextAttemptAt : now, waiting ? null : now);
+        },
+        [now],
+      );
     },
     release(seqs, now) {
       for (const seq of seqs) release.run(now, now, seq);

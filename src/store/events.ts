@@ -1,6 +1,6 @@
 import type { NewEvent, StoredEvent } from '../domain/envelope.js';
-import type Database from 'better-sqlite3';
 import type { Db } from './db.js';
+import { CHUNK, rowStatements } from './row-statements.js';
 import type { SettingsRepo } from './settings.js';
 
 export interface EventsRepo {
@@ -53,15 +53,9 @@ function fromRow(r: Row): StoredEvent {
 }
 
 const PRUNED_THROUGH = 'events.pruned_through';
-const CHUNK = 50;
 
 export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
-  const insertSql = (rows: number): string =>
-    `INSERT INTO events (id, channel, type, occurred_at, received_at, data) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`;
-  // Events go in statements of up to CHUNK rows: one crossing into SQLite per statement, not
-  // per row (measured 15% cheaper per row). Statements are prepared once per row count.
-  const inserts: Array<Database.Statement<unknown[]>> = [];
-  const insertRows = (rows: number): Database.Statement<unknown[]> => (inserts[rows] ??= db.prepare(insertSql(rows)));
+  const insertRows = rowStatements(db, 6, (values) => `INSERT INTO events (id, channel, type, occurred_at, received_at, data) VALUES ${values}`);
   const byId = db.prepare<[string, number], Row>(`SELECT ${COLUMNS} FROM events WHERE id = ? AND seq <= ?`);
   const channelAfter = db.prepare<[string, number, number, number], Row>(
     `SELECT ${COLUMNS} FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
