@@ -11,11 +11,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
-import { buildApp, type App } from '../src/app.js';
-import { loadConfig, type Config } from '../src/config.js';
-import { defaultSettings } from '../src/domain/subscription.js';
-import { createLogger } from '../src/logger.js';
+import type * as AppModule from '../src/app.js';
+import type { App } from '../src/app.js';
+import type * as ConfigModule from '../src/config.js';
+import type { Config } from '../src/config.js';
+import type * as SubscriptionModule from '../src/domain/subscription.js';
+import type * as LoggerModule from '../src/logger.js';
 import { API_KEY, TOKEN_SECRET, ROOT, report, log, percentile, quick, round } from './lib/common.js';
+
+// The compiled hub, as `npm start` runs it (`npm run bench` builds first): no TypeScript
+// loader in the hot path, like the hub process of the other benchmarks. Types from src.
+const dist = <T>(path: string): Promise<T> => import(join(ROOT, 'dist', path)) as Promise<T>;
+const { buildApp } = await dist<typeof AppModule>('app.js');
+const { loadConfig } = await dist<typeof ConfigModule>('config.js');
+const { defaultSettings } = await dist<typeof SubscriptionModule>('domain/subscription.js');
+const { createLogger } = await dist<typeof LoggerModule>('logger.js');
 import type { PeerReply, PeerRequest } from './webhook-peer.js';
 
 const CONCURRENCY = 50;
