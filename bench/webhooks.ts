@@ -18,6 +18,7 @@ import type { Config } from '../src/config.js';
 import type * as SubscriptionModule from '../src/domain/subscription.js';
 import type * as LoggerModule from '../src/logger.js';
 import { API_KEY, TOKEN_SECRET, ROOT, report, log, percentile, quick, round } from './lib/common.js';
+import type { PeerReply, PeerRequest } from './webhook-peer.js';
 
 // The compiled hub, as `npm start` runs it (`npm run bench` builds first): no TypeScript
 // loader in the hot path, like the hub process of the other benchmarks. Types from src.
@@ -26,7 +27,6 @@ const { buildApp } = await dist<typeof AppModule>('app.js');
 const { loadConfig } = await dist<typeof ConfigModule>('config.js');
 const { defaultSettings } = await dist<typeof SubscriptionModule>('domain/subscription.js');
 const { createLogger } = await dist<typeof LoggerModule>('logger.js');
-import type { PeerReply, PeerRequest } from './webhook-peer.js';
 
 const CONCURRENCY = 50;
 const DELIVERIES = quick ? 2_000 : 20_000;
