@@ -67,6 +67,8 @@ export interface DeliveriesRepo {
   requeue(id: string, now: number): RequeueResult;
   /** Re-queues up to `batch` dead deliveries of a subscription; returns how many. */
   redriveBatch(subscriptionId: string, now: number, batch: number): number;
+  /** Cancels in-flight deliveries (claimed for a subscription deleted before they were sent). */
+  cancelClaimed(seqs: readonly number[], now: number): void;
   /** Cancels up to `batch` waiting deliveries of a (deleted) subscription; returns how many. */
   cancelBatch(subscriptionId: string, now: number, batch: number): number;
   /** Removes up to `batch` deliveries finished before `cutoff`, with their attempts. */
@@ -240,6 +242,10 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
     `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = ?, completed_at = ?
      WHERE seq IN (SELECT seq FROM deliveries INDEXED BY deliveries_queue WHERE subscription_id = ? AND ${WAITING} LIMIT ?)`,
   );
+  const cancelClaimed = db.prepare<[number, number, number]>(
+    `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = ?, completed_at = ?
+     WHERE seq = ? AND state = 'in_flight'`,
+  );
   const pruneFinished = db.prepare<[number, number]>(
     `DELETE FROM deliveries WHERE seq IN
        (SELECT seq FROM deliveries INDEXED BY deliveries_done WHERE ${FINISHED} AND completed_at < ? LIMIT ?)`,
@@ -349,6 +355,9 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       return { ok: true, delivery: fromRow(get.get(id)!) };
     },
     redriveBatch: (subscriptionId, now, batch) => redrive.run(now, now, subscriptionId, batch).changes,
+    cancelClaimed(seqs, now) {
+      for (const seq of seqs) cancelClaimed.run(now, now, seq);
+    },
     cancelBatch: (subscriptionId, now, batch) => cancelWaiting.run(now, now, subscriptionId, batch).changes,
     pruneFinished: (cutoff, batch) => pruneFinished.run(cutoff, batch).changes,
     pruneOfEventsThrough: (eventSeq, batch) => pruneOfEvents.run(eventSeq, batch).changes,

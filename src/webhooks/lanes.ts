@@ -1,10 +1,19 @@
+import type { ClaimedDelivery } from '../domain/delivery.js';
 import type { Subscription } from '../domain/subscription.js';
 import { FailureWindow, type PauseRule } from './failure-window.js';
 import { TokenBucket } from './token-bucket.js';
 
+/** Claims per request slot: the one under way and two ready to replace it. */
+export const CLAIM_AHEAD = 3;
+
 /** What the dispatcher knows of one subscription between passes. */
 export class Lane {
+  /** Claimed and not yet recorded: ready, being sent, or finished awaiting its pass. */
   inFlight = 0;
+  /** Claimed, waiting for a free slot to be sent. */
+  ready: ClaimedDelivery[] = [];
+  /** Requests under way: at most `max_in_flight` (1 when ordered). */
+  sending = 0;
   /** Earliest time it may have due work (epoch ms); Infinity: none known. */
   nextDueAt: number;
   bucket: TokenBucket | undefined;
@@ -28,9 +37,14 @@ export class Lane {
     return this;
   }
 
-  /** How many more it may claim now: `max_in_flight` (1 when ordered) and its rate limit allowing. */
+  /**
+   * How many more it may claim now. Up to CLAIM_AHEAD × `max_in_flight` is claimed, so a
+   * finished request is replaced at once from `ready` instead of waiting for the next pass;
+   * an ordered subscription has 1 in flight, a rate-limited one claims no more than it may send.
+   */
   room(sub: Subscription, now: number): number {
-    const slots = (sub.ordered ? 1 : sub.maxInFlight) - this.inFlight;
+    const cap = sub.ordered ? 1 : sub.maxInFlight * (this.bucket ? 1 : CLAIM_AHEAD);
+    const slots = cap - this.inFlight;
     if (slots <= 0 || !this.bucket) return slots;
     return Math.min(slots, this.bucket.available(now));
   }
