@@ -312,33 +312,34 @@ describe('ordering and isolation', () => {
   const statesOf = async (events: Array<{ id: string }>): Promise<string[]> =>
     Promise.all(events.map(async (e) => (await eventStatus(hub, e.id)).deliveries[0]!.state));
 
-  it('deliveries claimed ahead of a free slot go back to the queue when the subscription is disabled, and are sent once re-enabled', async () => {
+  /** Four deliveries to a slow receiver, one at a time: one under way, more claimed behind it. */
+  async function claimedAhead(): Promise<{ rx: Receiver; subId: string; events: Array<{ id: string }> }> {
     const rx = await receiver(() => ({ status: 200, delayMs: 300 }));
     const channel = freshChannel();
     const sub = await createSubscription(hub, { url: rx.url, channels: [channel], max_in_flight: 1 });
     const events = await publishMany(hub, channel, 4);
     await rx.until((r) => r.length === 1);
-    // One request under way, more claimed behind it, ready for its slot.
+    return { rx, subId: sub.id, events };
+  }
+
+  it('deliveries claimed ahead of a free slot go back to the queue when the subscription is disabled, and are sent once re-enabled', async () => {
+    const { rx, subId, events } = await claimedAhead();
     expect((await statesOf(events)).filter((s) => s === 'in_flight').length).toBeGreaterThan(1);
-    await hub.api(`/v1/subscriptions/${sub.id}`, { method: 'PATCH', body: { enabled: false } });
+    await hub.api(`/v1/subscriptions/${subId}`, { method: 'PATCH', body: { enabled: false } });
     await waitFor(async () => {
       const states = await statesOf(events);
       return states[0] === 'succeeded' && states.slice(1).every((s) => s === 'pending');
     });
     expect(rx.received).toHaveLength(1);
-    await hub.api(`/v1/subscriptions/${sub.id}`, { method: 'PATCH', body: { enabled: true } });
+    await hub.api(`/v1/subscriptions/${subId}`, { method: 'PATCH', body: { enabled: true } });
     await rx.until((r) => r.length === 4);
     expect(new Set(eventIds(rx.received))).toEqual(new Set(events.map((e) => e.id)));
     await waitFor(async () => (await statesOf(events)).every((s) => s === 'succeeded'));
   });
 
   it('deliveries claimed ahead are cancelled when the subscription is deleted, never left in flight', async () => {
-    const rx = await receiver(() => ({ status: 200, delayMs: 300 }));
-    const channel = freshChannel();
-    const sub = await createSubscription(hub, { url: rx.url, channels: [channel], max_in_flight: 1 });
-    const events = await publishMany(hub, channel, 4);
-    await rx.until((r) => r.length === 1);
-    expect((await hub.api(`/v1/subscriptions/${sub.id}`, { method: 'DELETE' })).status).toBe(204);
+    const { rx, subId, events } = await claimedAhead();
+    expect((await hub.api(`/v1/subscriptions/${subId}`, { method: 'DELETE' })).status).toBe(204);
     await waitFor(async () => (await statesOf(events)).slice(1).every((s) => s === 'cancelled'));
     await new Promise((r) => setTimeout(r, 400)); // the attempt under way ends
     expect(rx.received).toHaveLength(1);
