@@ -71,10 +71,11 @@ const PASS_DELAY_MS = 5;
  * the claims of new work: for each subscription in turn (round-robin, so the global cap
  * cannot starve the same ones every time) its due deliveries up to `max_in_flight` (1, in
  * queue order, when `ordered`), its rate limit and what is left of the global cap.
- * Up to CLAIM_AHEAD × `max_in_flight` is claimed, so a finished request's slot goes at once to
- * a delivery ready in its lane; the passes behind record outcomes in batches (PASS_DELAY_MS)
- * and keep the lanes filled. Wake-ups come from commits (fresh events, no polling delay), finished attempts, and one
- * timer set to the earliest known due time. A slow receiver only fills its own lane.
+ * Up to CLAIM_AHEAD × `max_in_flight` is claimed, so a finished request's slot goes at once
+ * to a delivery ready in its lane; the passes behind it record outcomes in batches
+ * (PASS_DELAY_MS) and keep the lanes filled. Wake-ups come from commits (fresh events, no
+ * polling delay), finished attempts, and one timer set to the earliest known due time. A
+ * slow receiver only fills its own lane.
  */
 export class Dispatcher {
   private readonly lanes: Lanes;
@@ -161,6 +162,7 @@ export class Dispatcher {
   /** Settings changed; a re-enabled subscription starts with a clean failure record. */
   changed(sub: Subscription, reenabled: boolean): void {
     if (reenabled) this.lanes.get(sub.id)?.forgive();
+    this.drain(sub.id); // disabled: what it had ready goes back to the queue
     this.dueNow(sub.id);
   }
 
@@ -409,6 +411,7 @@ export class Dispatcher {
   private pause(pauses: readonly Pause[], now: number): void {
     for (const { sub, reason } of pauses) {
       this.opts.index.set({ ...sub, enabled: false, disabledReason: reason, updatedAt: now });
+      this.drain(sub.id); // what it had ready goes back to the queue
       this.opts.logger.warn({ subscriptionId: sub.id, reason }, 'subscription disabled; its deliveries are held until it is enabled');
     }
   }
