@@ -1,6 +1,6 @@
 import type { NewEvent, StoredEvent } from '../domain/envelope.js';
 import type { Db } from './db.js';
-import { CHUNK, rowStatements } from './row-statements.js';
+import { rowStatements, runInChunks } from './row-statements.js';
 import type { SettingsRepo } from './settings.js';
 
 export interface EventsRepo {
@@ -73,17 +73,17 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
   return {
     insertMany(events) {
       const stored = events as StoredEvent[];
-      for (let i = 0; i < events.length; i += CHUNK) {
-        const rows = Math.min(CHUNK, events.length - i);
-        const args: unknown[] = [];
-        for (let k = i; k < i + rows; k++) {
-          const e = events[k]!;
-          args.push(e.id, e.channel, e.type, e.occurredAt, e.receivedAt, e.data);
-        }
+      runInChunks(
+        events,
+        insertRows,
+        (e, into) => into.push(e.id, e.channel, e.type, e.occurredAt, e.receivedAt, e.data),
+        [],
         // One writer and AUTOINCREMENT: the rows of one statement get consecutive positions.
-        const last = Number(insertRows(rows).run(args).lastInsertRowid);
-        for (let k = 0; k < rows; k++) stored[i + k]!.seq = last - rows + 1 + k;
-      }
+        (start, count, { lastInsertRowid }) => {
+          const first = Number(lastInsertRowid) - count + 1;
+          for (let k = 0; k < count; k++) stored[start + k]!.seq = first + k;
+        },
+      );
       return stored;
     },
     markDurable(seq) {
