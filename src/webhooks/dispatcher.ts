@@ -350,8 +350,12 @@ export class Dispatcher {
       this.finished.push({ claimed, result, startedAt, counted: false });
       const lane = this.lanes.get(claimed.subscriptionId);
       if (lane) lane.sending--;
+      // The freed slot goes to what is ready, without waiting for a pass: to any lane when
+      // the global cap held them all back (in turn), else only this lane can use it.
+      const wasAtCap = this.sending === this.opts.maxInFlight;
       if (--this.sending === 0) this.drained?.();
-      this.drainReady(); // the freed slot goes to what is ready, without waiting for a pass
+      if (wasAtCap) this.drainReady();
+      else this.drain(claimed.subscriptionId);
       // A pass at once when the lane has nothing more ready (or is ordered: the next waits
       // for this outcome); otherwise outcomes gather for up to PASS_DELAY_MS.
       if (!lane || lane.ready.length === 0 || entry.sub.ordered) this.wake();
