@@ -39,6 +39,25 @@ const realtimeSchema = z.strictObject({
   maxTokenTtlS: int(1, 366 * 24 * 3600).default(30 * 24 * 3600), // POST /v1/tokens ttl_s at most 30 days
 });
 
+/**
+ * `*`, or origins separated by commas (`https://app.example.com,http://localhost:3000`):
+ * each exactly an origin (scheme, host, port; no path), as browsers send it in `Origin`.
+ */
+const corsOriginsSchema = z.union([
+  z.array(z.string()),
+  z.string().transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
+]).pipe(
+  z
+    .array(
+      z.string().refine(
+        (o) => o === '*' || URL.canParse(o) && new URL(o).origin === o,
+        'must be * or origins like https://app.example.com (scheme, host and port only, no path)',
+      ),
+    )
+    .min(1, 'must name at least one origin, or *')
+    .refine((list) => !list.includes('*') || list.length === 1, 'must be * alone or a list of origins'),
+);
+
 /** The hub's default retry policy (API.md); a subscription's `retry` overrides any field. */
 const webhookRetrySchema = z.strictObject({
   initialDelayMs: int(0, DAY_MS).default(2_000), // first retry within 2 s (full jitter)
@@ -71,6 +90,8 @@ export const configSchema = z.strictObject({
   /** HS256 secret for subscriber tokens; generated into `<db dir>/token-secret` when unset. */
   tokenSecret: z.string().min(32, 'must be at least 32 characters').optional(),
   allowPrivateUrls: bool.default(false),
+  /** Origins whose browser pages may use the subscriber surface (SSE, polling, WebSocket): `*`, or a list. */
+  corsOrigins: corsOriginsSchema.default(['*']),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** FULL: every acknowledged event survives power loss. NORMAL: survives a process crash only. */
   synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
@@ -98,6 +119,7 @@ const ENV: Record<string, string> = {
   PUSHHUB_TOKEN_SECRET: 'tokenSecret',
   PUSHHUB_ALLOW_PRIVATE_URLS: 'allowPrivateUrls',
   PUSHHUB_LOG_LEVEL: 'logLevel',
+  PUSHHUB_CORS_ORIGINS: 'corsOrigins',
   PUSHHUB_SYNCHRONOUS: 'synchronous',
   PUSHHUB_BODY_LIMIT_BYTES: 'bodyLimitBytes',
   PUSHHUB_RETENTION_EVENTS_MS: 'retention.eventsMs',
@@ -112,6 +134,7 @@ export const FLAGS: Record<string, string> = {
   '--db': 'db',
   '--log-level': 'logLevel',
   '--synchronous': 'synchronous',
+  '--allow-private-urls': 'allowPrivateUrls',
 };
 
 export class ConfigError extends Error {
@@ -169,7 +192,9 @@ export function loadConfig({ env = {}, flags = {}, file }: Sources = {}): Parsed
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.join('.');
       const key = issue.code === 'unrecognized_keys' ? [path, ...issue.keys].filter(Boolean).join('.') : path;
-      const name = origin.get(key) ?? (filePath ? `${key} (in ${filePath})` : key);
+      // An issue inside a value (`corsOrigins.0`) is named by the variable that set the value.
+      const source = [...origin.keys()].find((k) => key === k || key.startsWith(`${k}.`));
+      const name = source ? origin.get(source)! : filePath ? `${key} (in ${filePath})` : key;
       return `${name}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
