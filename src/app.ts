@@ -2,11 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
 import type { Config } from './config.js';
 import { cursorCodec, type CursorCodec } from './domain/cursor.js';
+import { originCheck } from './domain/origins.js';
 import { createAuthenticator } from './http/auth.js';
 import { channelRoutes } from './http/channels.js';
 import type { HttpContext } from './http/context.js';
+import { subscriberSurface } from './http/cors.js';
 import { eventRoutes } from './http/events.js';
 import { opsRoutes } from './http/ops.js';
+import { referenceRoutes, routeCatalogue, type RouteCatalogue } from './http/reference.js';
 import { tokenRoutes } from './http/tokens.js';
 import { createServer } from './http/server.js';
 import { GroupCommit } from './ingest/group-commit.js';
@@ -37,6 +40,8 @@ export interface App {
   readonly metrics: Metrics;
   readonly realtime: Realtime;
   readonly webhooks: Webhooks;
+  /** Every HTTP route with its documentation, as /openapi.json shows it. */
+  readonly routes: RouteCatalogue;
   /** Starts listening and the background workers; resolves with the base URL. */
   listen(): Promise<string>;
   /** Graceful stop: refuse new work, finish or release what is under way, close the database. */
@@ -51,6 +56,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     synchronous: config.synchronous,
     busyTimeoutMs: config.busyTimeoutMs,
     onWalSync: (seconds) => metrics.walSync.observe(seconds),
+    onPermissionsTightened: (files) => logger.info({ files }, 'database files were readable by other users: set to mode 0600'),
     random,
   });
   const codec = cursorCodec(store.epoch);
@@ -59,7 +65,17 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
   const publisher = new Publisher({ groupCommit, idempotency, codec, clock, random });
   const tokens = createTokenService(config.tokenSecret, clock);
   const auth = createAuthenticator(config.apiKey, tokens.verify);
-  const realtime = createRealtime({ config: config.realtime, store, codec, publisher, auth, metrics, logger, clock });
+  const realtime = createRealtime({
+    config: config.realtime,
+    originAllowed: originCheck(config.corsOrigins),
+    store,
+    codec,
+    publisher,
+    auth,
+    metrics,
+    logger,
+    clock,
+  });
   groupCommit.onCommitted((events) => realtime.onCommitted(events));
   const webhooks = createWebhooks({ config, store, codec, groupCommit, clock, random, logger, metrics });
   const { retention: keep } = config;
@@ -78,6 +94,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
 
   let closing = false;
   const server = createServer({ logger, bodyLimitBytes: config.bodyLimitBytes, random, isClosing: () => closing });
+  const routes = routeCatalogue(server);
   const ctx: HttpContext = {
     config,
     store,
@@ -89,12 +106,16 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     readiness: new Map([['webhooks', webhooks.readiness]]),
   };
   eventRoutes(server, ctx);
-  channelRoutes(server, ctx);
   opsRoutes(server, ctx);
   tokenRoutes(server, ctx, tokens);
-  realtime.attach(server);
+  // The routes browsers on other origins may use (polling, SSE): only they answer CORS.
+  subscriberSurface(server, config.corsOrigins, (scope) => {
+    channelRoutes(scope, ctx);
+    realtime.attach(scope);
+  });
   ctx.readiness.set('realtime', () => realtime.readiness());
   webhooks.routes(server, ctx);
+  referenceRoutes(server, routes); // last: the documents describe every route registered before
 
   let closed: Promise<void> | undefined;
   return {
@@ -107,6 +128,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     metrics,
     realtime,
     webhooks,
+    routes,
     async listen() {
       const address = await server.listen({ host: config.host, port: config.port });
       retention.start();

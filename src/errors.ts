@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Every error the hub reports, with its stable code and HTTP status. The code is the API's
  * `error.code`; tests assert on it, never on the message.
@@ -35,9 +37,30 @@ export const ErrorCodes = {
   storage_unavailable: { status: 503, message: 'Storage is unavailable; retry later.' },
   shutting_down: { status: 503, message: 'The hub is shutting down; retry later.' },
   not_ready: { status: 503, message: 'The hub is not ready.' },
+  // Only in WebSocket `error` frames (the connection stays open); the status is what the
+  // same refusal would be over HTTP.
+  invalid_message: { status: 400, message: 'The frame is not a valid message.' },
+  unknown_op: { status: 400, message: 'The frame names an unknown op.' },
+  invalid_channel: { status: 400, message: 'The channel name is not valid.' },
+  invalid_cursor: { status: 400, message: 'The cursor is not one this hub issued.' },
+  too_many_subscriptions: { status: 429, message: 'The connection holds as many subscriptions as it may.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
+
+/** The body of every non-2xx JSON response, for the API documents. */
+export const errorBodySchema = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.enum(Object.keys(ErrorCodes) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string().meta({ description: 'A human sentence; never match on it, match on code.' }),
+      details: z
+        .unknown()
+        .optional()
+        .meta({ description: 'For invalid_request: [{ field, message }] for each wrong field; for others, as the code says.' }),
+    }),
+  })
+  .meta({ id: 'Error' });
 
 /** One wrong field of a request: where, and what is wrong with it. */
 export interface FieldIssue {

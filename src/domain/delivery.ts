@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import type { StoredEvent } from './envelope.js';
-import type { DeliveryState } from './event-status.js';
+import { deliveryStateSchema, type DeliveryState } from './event-status.js';
 
 /** One outbox row: an event owed to one subscription. */
 export interface Delivery {
@@ -62,28 +63,34 @@ export interface AttemptRecord {
   result: AttemptResult;
 }
 
-/** A delivery as the API shows it (the event status resource shows the same). */
-export interface DeliveryJson {
-  id: string;
-  subscription_id: string;
-  event_id: string;
-  state: DeliveryState;
-  attempts: number;
-  next_attempt_at: string | null;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-}
+/** A delivery as the API shows it (the event status resource shows a summary of it). */
+export const deliverySchema = z
+  .strictObject({
+    id: z.string(),
+    subscription_id: z.string(),
+    event_id: z.string(),
+    state: deliveryStateSchema,
+    attempts: z.int().min(0).meta({ description: 'Attempts made so far.' }),
+    next_attempt_at: z.iso.datetime().nullable().meta({ description: 'When the next attempt is due; null unless pending or retrying.' }),
+    last_status: z.int().nullable().meta({ description: 'HTTP status of the last attempt; null when it got no response.' }),
+    last_error: z.string().nullable(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Delivery' });
+export type DeliveryJson = z.output<typeof deliverySchema>;
 
-export interface AttemptJson {
-  n: number;
-  at: string;
-  duration_ms: number;
-  status: number | null;
-  error: string | null;
-  response_body: string | null;
-}
+export const attemptSchema = z
+  .strictObject({
+    n: z.int().min(1),
+    at: z.iso.datetime(),
+    duration_ms: z.number().min(0),
+    status: z.int().nullable().meta({ description: 'null: no response (timeout, connection error).' }),
+    error: z.string().nullable(),
+    response_body: z.string().nullable().meta({ description: 'The first bytes of the response body.' }),
+  })
+  .meta({ id: 'Attempt' });
+export type AttemptJson = z.output<typeof attemptSchema>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 

@@ -30,18 +30,57 @@ export const publishInputSchema = z.strictObject({
   // Any JSON value (the body was parsed as JSON); only its absence, or a pathological depth, is wrong.
   data: z
     .custom<unknown>((v) => v !== undefined, 'is required')
-    .refine((v) => nestsWithin(v, MAX_DATA_DEPTH), `must not nest arrays and objects more than ${MAX_DATA_DEPTH} levels deep`),
+    .refine((v) => nestsWithin(v, MAX_DATA_DEPTH), `must not nest arrays and objects more than ${MAX_DATA_DEPTH} levels deep`)
+    .meta({ description: 'Any JSON value, carried as sent.' }),
   occurred_at: z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-01-20T12:00:01.123Z' })
-    .optional(),
+    .optional()
+    .meta({ description: 'When it happened; defaults to the time the hub accepted it.' }),
 });
 export type PublishInput = z.output<typeof publishInputSchema>;
 
+/** The documents' name for one event to publish (the WebSocket `publish` frame extends the bare schema). */
+export const publishRequestSchema = publishInputSchema.meta({ id: 'PublishRequest' });
+
 export const MAX_BATCH = 1000;
 
-export const batchInputSchema = z.strictObject({
-  events: z.array(publishInputSchema).min(1, 'must hold at least one event').max(MAX_BATCH, `must hold at most ${MAX_BATCH} events`),
-});
+export const batchInputSchema = z
+  .strictObject({
+    events: z.array(publishRequestSchema).min(1, 'must hold at least one event').max(MAX_BATCH, `must hold at most ${MAX_BATCH} events`),
+  })
+  .meta({ id: 'BatchPublishRequest' });
+
+const isoTimeSchema = z.iso.datetime();
+const cursorSchema = z.string().meta({ description: 'Opaque position in the log; pass it back as is to resume after it.' });
+
+/** The envelope, the same on every transport (see envelopeJson). */
+export const envelopeSchema = z
+  .strictObject({
+    id: z.string().meta({ description: 'Unique, assigned by the hub, the same on every delivery attempt.' }),
+    channel: channelSchema,
+    type: typeSchema,
+    occurred_at: isoTimeSchema,
+    cursor: cursorSchema,
+    spec_version: z.literal('1'),
+    data: z.unknown().meta({ description: 'The JSON value the publisher sent.' }),
+  })
+  .meta({ id: 'Envelope' });
+
+/** The `202` answer for one accepted (durably committed) event (see acceptedJson). */
+export const acceptedEventSchema = z
+  .strictObject({
+    id: z.string(),
+    channel: channelSchema,
+    type: typeSchema,
+    occurred_at: isoTimeSchema,
+    cursor: cursorSchema,
+    status_url: z.string().meta({ description: 'Path of the event status resource.' }),
+  })
+  .meta({ id: 'AcceptedEvent' });
+
+export const acceptedBatchSchema = z
+  .strictObject({ events: z.array(acceptedEventSchema).meta({ description: 'One result per input event, in order.' }) })
+  .meta({ id: 'AcceptedBatch' });
 
 /** An event about to be written: everything but its log position. */
 export interface NewEvent {

@@ -1,5 +1,11 @@
-export type DeliveryState = 'pending' | 'in_flight' | 'succeeded' | 'retrying' | 'dead' | 'cancelled';
-export type EventStatus = 'pending' | 'delivering' | 'delivered' | 'failed' | 'no_subscribers';
+import { z } from 'zod';
+
+export const DELIVERY_STATES = ['pending', 'in_flight', 'succeeded', 'retrying', 'dead', 'cancelled'] as const;
+export const EVENT_STATUSES = ['pending', 'delivering', 'delivered', 'failed', 'no_subscribers'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+export type EventStatus = (typeof EVENT_STATUSES)[number];
+
+export const deliveryStateSchema = z.enum(DELIVERY_STATES).meta({ id: 'DeliveryState' });
 
 /**
  * An event's overall status from its deliveries: `pending` until the first attempt,

@@ -13,9 +13,16 @@ export function channelProblem(channel: string): string | null {
   return null;
 }
 
-export const channelSchema = z.string().superRefine((value, ctx) => {
-  const problem = channelProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+export const channelSchema = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = channelProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  // The refinement's rule, for the API documents (validation keeps its own messages).
+  .meta({ pattern: CHANNEL_RE.source, maxLength: 128, description: 'A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters.' });
 
-export const typeSchema = z.string().regex(NAME_RE, 'must be 1-128 characters of A-Z a-z 0-9 _ . : -');
+export const typeSchema = z
+  .string()
+  .regex(NAME_RE, 'must be 1-128 characters of A-Z a-z 0-9 _ . : -')
+  .meta({ description: 'An event type: 1-128 characters of A-Z a-z 0-9 _ . : -.' });

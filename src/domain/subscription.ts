@@ -1,7 +1,31 @@
+import { z } from 'zod';
 import type { RetryOverride } from './retry-policy.js';
 import type { SignatureScheme } from './signatures.js';
 
-export type DisabledReason = 'manual' | 'gone' | 'failing';
+const DAY_MS = 86_400_000;
+
+/** A subscription's `retry` override of the hub policy; every field optional, 0 = no limit for the two limits. */
+export const retryOverrideSchema = z
+  .strictObject({
+    initial_delay_ms: z.int().min(0).max(DAY_MS).optional(),
+    factor: z.number().min(1).max(10).optional(),
+    max_delay_ms: z.int().min(0).max(7 * DAY_MS).optional(),
+    max_attempts: z.int().min(0).max(10_000).optional().meta({ description: '0: no limit.' }),
+    max_age_s: z.int().min(0).max(30 * 86_400).optional().meta({ description: '0: no limit.' }),
+    schedule_ms: z
+      .array(z.int().min(0).max(7 * DAY_MS))
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: 'Explicit delays before each retry, replacing the exponential curve.' }),
+    timeout_ms: z.int().min(100).max(60_000).optional(),
+  })
+  .meta({ id: 'RetryOverride' });
+
+export const signatureSchemeSchema = z.enum(['standard', 'stripe']);
+export const disabledReasonSchema = z.enum(['manual', 'gone', 'failing']);
+
+export type DisabledReason = z.output<typeof disabledReasonSchema>;
 
 /** What a subscription is made of, as the API sets it (ids, secrets and times aside). */
 export interface SubscriptionSettings {
@@ -53,6 +77,29 @@ export function signingSecrets(sub: Subscription, now: number): string[] {
 }
 
 /** The public shape of a subscription: everything but its secrets. */
+export const subscriptionViewSchema = z
+  .strictObject({
+    id: z.string(),
+    url: z.string(),
+    channels: z.array(z.string()),
+    types: z.array(z.string()).nullable().meta({ description: 'null: every type.' }),
+    description: z.string().nullable(),
+    ordered: z.boolean(),
+    max_in_flight: z.int(),
+    rate_limit_per_s: z.number().nullable(),
+    signature_scheme: signatureSchemeSchema,
+    retry: retryOverrideSchema.nullable(),
+    enabled: z.boolean(),
+    disabled_reason: disabledReasonSchema.nullable(),
+    previous_secret_expires_at: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: 'Until then the secret before the last rotation signs alongside the new one.' }),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Subscription' });
+
 export interface SubscriptionView {
   id: string;
   url: string;

@@ -5,7 +5,8 @@ import { HubError } from '../errors.js';
 import { credentialOf, maySubscribe, type Authenticator, type Principal } from './auth.js';
 import { parseOr400 } from './validate.js';
 
-const paramsSchema = z.object({ channel: channelSchema });
+/** The path of every channel route. */
+export const channelParamsSchema = z.object({ channel: channelSchema });
 
 /**
  * The opening of every HTTP read of one channel (SSE, polling), in this order: the
@@ -18,7 +19,7 @@ export async function openChannelRead<S extends z.ZodType>(
   querySchema: S,
 ): Promise<{ principal: Principal; channel: string; query: z.output<S> }> {
   const principal = await auth.authenticate(credentialOf(request, true));
-  const { channel } = parseOr400(paramsSchema, request.params, 'path');
+  const { channel } = parseOr400(channelParamsSchema, request.params, 'path');
   const query = parseOr400(querySchema, request.query, 'query');
   if (!maySubscribe(principal, channel)) {
     throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });

@@ -1,20 +1,41 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkResume } from '../domain/cursor.js';
-import { envelopeJson } from '../domain/envelope.js';
+import { envelopeJson, envelopeSchema } from '../domain/envelope.js';
 import { HubError, invalidRequest } from '../errors.js';
-import { openChannelRead } from './channel-access.js';
+import type { RouteDoc } from '../reference/route-doc.js';
+import { channelParamsSchema, openChannelRead } from './channel-access.js';
 import type { HttpContext } from './context.js';
 import { pageLimitSchema } from './validate.js';
 
 const pollQuerySchema = z.object({
-  after: z.string().optional(),
-  limit: pageLimitSchema.optional(),
+  after: z.string().optional().meta({ description: 'A cursor: events after it. Without it, from the oldest retained event.' }),
+  limit: pageLimitSchema.optional().meta({ description: '1-1000, default 100.' }),
 });
+
+export const eventPageSchema = z
+  .strictObject({
+    events: z.array(envelopeSchema).meta({ description: 'Oldest first.' }),
+    next_cursor: z.string().meta({ description: 'Pass as `after` for the next page (also when this one is empty).' }),
+    has_more: z.boolean(),
+  })
+  .meta({ id: 'EventPage' });
+
+const pollDoc: RouteDoc = {
+  operationId: 'pollChannel',
+  summary: "A page of a channel's events (polling)",
+  description: 'The polling fallback for consumers that cannot hold a WebSocket or SSE stream open.',
+  tag: 'channels',
+  access: 'subscriber',
+  params: channelParamsSchema,
+  query: pollQuerySchema,
+  responses: { 200: { description: 'A page, oldest first.', schema: eventPageSchema } },
+  errors: ['cursor_expired'],
+};
 
 /** GET /v1/channels/:channel/events — the polling fallback. */
 export function channelRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/v1/channels/:channel/events', async (request, reply) => {
+  app.get('/v1/channels/:channel/events', { config: { doc: pollDoc } }, async (request, reply) => {
     const { channel, query } = await openChannelRead(ctx.auth, request, pollQuerySchema);
     const limit = query.limit ?? 100;
     const events = ctx.store.events;

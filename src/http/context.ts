@@ -1,22 +1,11 @@
 import type { Config } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
 import type { StoredEvent } from '../domain/envelope.js';
-import type { DeliveryState } from '../domain/event-status.js';
+import type { DeliveryJson } from '../domain/delivery.js';
 import type { Publisher } from '../ingest/publisher.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/index.js';
 import type { Authenticator } from './auth.js';
-
-/** One delivery as the event status resource shows it. */
-export interface DeliveryView {
-  id: string;
-  subscription_id: string;
-  state: DeliveryState;
-  attempts: number;
-  next_attempt_at: string | null;
-  last_status: number | null;
-  last_error: string | null;
-}
 
 /** A readiness check: returns a problem, or null when ready. */
 export type ReadinessCheck = () => string | null;
@@ -30,6 +19,6 @@ export interface HttpContext {
   auth: Authenticator;
   metrics: Metrics;
   /** Deliveries of an event (the webhooks module answers; none without it). */
-  deliveriesOf(event: StoredEvent): DeliveryView[];
+  deliveriesOf(event: StoredEvent): DeliveryJson[];
   readiness: Map<string, ReadinessCheck>;
 }

@@ -1,13 +1,36 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { HubError } from '../errors.js';
+import type { RouteDoc } from '../reference/route-doc.js';
 import type { HttpContext } from './context.js';
 import { sendError } from './server.js';
 
+const healthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Health' });
+const readySchema = z
+  .strictObject({ status: z.literal('ready'), checks: z.record(z.string(), z.literal('ok')) })
+  .meta({ id: 'Ready', description: 'Each check by name; when one fails, 503 not_ready carries them all in details.' });
+
+const opsDoc = (doc: Omit<RouteDoc, 'tag' | 'access'>): RouteDoc => ({ tag: 'operations', access: 'public', ...doc });
+const DOCS = {
+  health: opsDoc({ operationId: 'health', summary: 'The process is alive', responses: { 200: { description: 'Alive.', schema: healthSchema } } }),
+  ready: opsDoc({
+    operationId: 'ready',
+    summary: 'The database is writable and the workers run',
+    responses: { 200: { description: 'Ready.', schema: readySchema } },
+    errors: ['not_ready'],
+  }),
+  metrics: opsDoc({
+    operationId: 'metrics',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Prometheus text exposition format.', contentType: 'text/plain' } },
+  }),
+};
+
 /** GET /healthz, /readyz, /metrics — unauthenticated, for probes and scrapers. */
 export function opsRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { doc: DOCS.health } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', { config: { doc: DOCS.ready } }, async (_request, reply) => {
     const checks: Record<string, string> = {};
     try {
       ctx.store.checkWritable();
@@ -21,7 +44,7 @@ export function opsRoutes(app: FastifyInstance, ctx: HttpContext): void {
     return { status: 'ready', checks };
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { doc: DOCS.metrics } }, async (_request, reply) => {
     const text = await ctx.metrics.registry.metrics();
     return reply.type(ctx.metrics.registry.contentType).send(text);
   });

@@ -3,7 +3,15 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { patternProblem } from '../domain/patterns.js';
 import type { RetryOverride } from '../domain/retry-policy.js';
-import { defaultSettings, subscriptionView, type SubscriptionSettings } from '../domain/subscription.js';
+import {
+  defaultSettings,
+  retryOverrideSchema,
+  signatureSchemeSchema,
+  subscriptionView,
+  subscriptionViewSchema,
+  type SubscriptionSettings,
+} from '../domain/subscription.js';
+import type { RouteDoc } from '../reference/route-doc.js';
 import type { SubscriptionService } from '../webhooks/subscription-service.js';
 import { requireServer } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -12,24 +20,11 @@ import { parseOr400 } from './validate.js';
 /** In a `u` regular expression a surrogate pair is one code point; only a lone half is `Cs`. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-const DAY_MS = 86_400_000;
-
 const patternSchema = z.string().superRefine((value, ctx) => {
   const problem = patternProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 const patternsSchema = z.array(patternSchema).min(1, 'must hold at least one pattern').max(100, 'must hold at most 100 patterns');
-
-/** API.md's `retry` override; every field optional, 0 = no limit for the two limits. */
-const retrySchema = z.strictObject({
-  initial_delay_ms: z.int().min(0).max(DAY_MS).optional(),
-  factor: z.number().min(1).max(10).optional(),
-  max_delay_ms: z.int().min(0).max(7 * DAY_MS).optional(),
-  max_attempts: z.int().min(0).max(10_000).optional(),
-  max_age_s: z.int().min(0).max(30 * 86_400).optional(),
-  schedule_ms: z.array(z.int().min(0).max(7 * DAY_MS)).min(1).max(100).optional(),
-  timeout_ms: z.int().min(100).max(60_000).optional(),
-});
 
 const fields = {
   url: z.string(),
@@ -40,16 +35,71 @@ const fields = {
   ordered: z.boolean().optional(),
   max_in_flight: z.int().min(1).max(1000).optional(),
   rate_limit_per_s: z.number().positive().max(100_000).nullable().optional(),
-  signature_scheme: z.enum(['standard', 'stripe']).optional(),
-  retry: retrySchema.nullable().optional(),
+  signature_scheme: signatureSchemeSchema.optional(),
+  retry: retryOverrideSchema.nullable().optional(),
   enabled: z.boolean().optional(),
 };
-const createSchema = z.strictObject(fields);
-const patchSchema = z.strictObject({ ...fields, url: fields.url.optional(), channels: fields.channels.optional() });
-const redriveSchema = z.strictObject({ state: z.literal('dead', 'must be "dead"') });
-const idParams = z.object({ id: z.string() });
+export const createSubscriptionSchema = z.strictObject(fields).meta({ id: 'SubscriptionCreate' });
+export const patchSubscriptionSchema = z
+  .strictObject({ ...fields, url: fields.url.optional(), channels: fields.channels.optional() })
+  .meta({ id: 'SubscriptionPatch' });
+export const redriveRequestSchema = z.strictObject({ state: z.literal('dead', 'must be "dead"') }).meta({ id: 'RedriveRequest' });
+export const idParams = z.object({ id: z.string() });
 
-type PatchBody = z.output<typeof patchSchema>;
+const createdSchema = subscriptionViewSchema
+  .extend({ secret: z.string().meta({ description: 'The signing secret (whsec_…): shown only here and on rotation.' }) })
+  .meta({ id: 'SubscriptionCreated' });
+const listSchema = z.strictObject({ subscriptions: z.array(subscriptionViewSchema) }).meta({ id: 'SubscriptionList' });
+const rotatedSchema = z
+  .strictObject({ secret: z.string(), previous_secret_expires_at: z.iso.datetime().nullable() })
+  .meta({ id: 'RotatedSecret' });
+const requeuedSchema = z.strictObject({ requeued: z.int().min(0) }).meta({ id: 'Requeued' });
+
+const subscriptionDoc = (doc: Omit<RouteDoc, 'tag' | 'access'>): RouteDoc => ({ tag: 'subscriptions', access: 'server', ...doc });
+const one = { 200: { description: 'The subscription.', schema: subscriptionViewSchema } };
+const DOCS = {
+  create: subscriptionDoc({
+    operationId: 'createSubscription',
+    summary: 'Create a webhook subscription',
+    body: createSubscriptionSchema,
+    responses: { 201: { description: 'Created; the only time the secret is shown besides rotation.', schema: createdSchema } },
+    errors: ['url_not_allowed'],
+  }),
+  list: subscriptionDoc({ operationId: 'listSubscriptions', summary: 'List subscriptions', responses: { 200: { description: 'Every subscription.', schema: listSchema } } }),
+  get: subscriptionDoc({ operationId: 'getSubscription', summary: 'A subscription', params: idParams, responses: one, errors: ['not_found'] }),
+  patch: subscriptionDoc({
+    operationId: 'updateSubscription',
+    summary: 'Change a subscription, enable or disable it',
+    params: idParams,
+    body: patchSubscriptionSchema,
+    responses: one,
+    errors: ['not_found', 'url_not_allowed'],
+  }),
+  delete: subscriptionDoc({
+    operationId: 'deleteSubscription',
+    summary: 'Delete a subscription and its pending deliveries',
+    params: idParams,
+    responses: { 204: { description: 'Deleted.' } },
+    errors: ['not_found'],
+  }),
+  rotate: subscriptionDoc({
+    operationId: 'rotateSubscriptionSecret',
+    summary: 'Rotate the signing secret (the previous one keeps signing alongside for 24 h)',
+    params: idParams,
+    responses: { 200: { description: 'The new secret.', schema: rotatedSchema } },
+    errors: ['not_found'],
+  }),
+  redrive: subscriptionDoc({
+    operationId: 'redriveSubscription',
+    summary: 'Re-queue every dead delivery of the subscription',
+    params: idParams,
+    body: redriveRequestSchema,
+    responses: { 202: { description: 'Re-queued.', schema: requeuedSchema } },
+    errors: ['not_found'],
+  }),
+};
+
+type PatchBody = z.output<typeof patchSubscriptionSchema>;
 
 /** API fields → settings; only what the body names (undefined keys are left out). */
 function settingsPatch(body: PatchBody): Partial<SubscriptionSettings> {
@@ -76,40 +126,40 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: HttpContext, { ser
   const onRequest = requireServer(ctx.auth);
   const view = (sub: Parameters<typeof subscriptionView>[0]) => subscriptionView(sub, clock.now());
 
-  app.post('/v1/subscriptions', { onRequest }, async (request, reply) => {
-    const body = parseOr400(createSchema, request.body);
+  app.post('/v1/subscriptions', { onRequest, config: { doc: DOCS.create } }, async (request, reply) => {
+    const body = parseOr400(createSubscriptionSchema, request.body);
     const sub = await service.create({ ...defaultSettings(body.url, body.channels), ...settingsPatch(body) }, body.enabled ?? true);
     return reply.code(201).send({ ...view(sub), secret: sub.secret });
   });
 
-  app.get('/v1/subscriptions', { onRequest }, async () => ({ subscriptions: service.list().map(view) }));
+  app.get('/v1/subscriptions', { onRequest, config: { doc: DOCS.list } }, async () => ({ subscriptions: service.list().map(view) }));
 
-  app.get('/v1/subscriptions/:id', { onRequest }, async (request) => {
+  app.get('/v1/subscriptions/:id', { onRequest, config: { doc: DOCS.get } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     return view(service.get(id));
   });
 
-  app.patch('/v1/subscriptions/:id', { onRequest }, async (request) => {
+  app.patch('/v1/subscriptions/:id', { onRequest, config: { doc: DOCS.patch } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
-    const body = parseOr400(patchSchema, request.body);
+    const body = parseOr400(patchSubscriptionSchema, request.body);
     return view(await service.update(id, settingsPatch(body), body.enabled));
   });
 
-  app.delete('/v1/subscriptions/:id', { onRequest }, async (request, reply) => {
+  app.delete('/v1/subscriptions/:id', { onRequest, config: { doc: DOCS.delete } }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     await service.delete(id);
     return reply.code(204).send();
   });
 
-  app.post('/v1/subscriptions/:id/rotate-secret', { onRequest }, async (request) => {
+  app.post('/v1/subscriptions/:id/rotate-secret', { onRequest, config: { doc: DOCS.rotate } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     const sub = service.rotateSecret(id);
     return { secret: sub.secret, previous_secret_expires_at: view(sub).previous_secret_expires_at };
   });
 
-  app.post('/v1/subscriptions/:id/redrive', { onRequest }, async (request, reply) => {
+  app.post('/v1/subscriptions/:id/redrive', { onRequest, config: { doc: DOCS.redrive } }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
-    parseOr400(redriveSchema, request.body);
+    parseOr400(redriveRequestSchema, request.body);
     return reply.code(202).send({ requeued: await service.redriveDead(id) });
   });
 }

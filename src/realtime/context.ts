@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { RealtimeConfig } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
+import type { OriginCheck } from '../domain/origins.js';
 import type { Authenticator } from '../http/auth.js';
 import type { Publisher } from '../ingest/publisher.js';
 import type { Logger } from '../logger.js';
@@ -11,6 +12,8 @@ import type { ChannelRegistry } from './registry.js';
 /** What WebSocket sessions and SSE streams share; built once by createRealtime. */
 export interface RealtimeContext {
   config: RealtimeConfig;
+  /** PUSHHUB_CORS_ORIGINS as a check: a WebSocket upgrade from another page's origin must pass it. */
+  originAllowed: OriginCheck;
   store: Store;
   codec: CursorCodec;
   publisher: Publisher;

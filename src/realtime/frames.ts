@@ -1,40 +1,45 @@
 import { z } from 'zod';
-import { publishInputSchema } from '../domain/envelope.js';
+import { envelopeSchema, publishInputSchema } from '../domain/envelope.js';
 import { channelSchema } from '../domain/names.js';
+import type { ErrorCode } from '../errors.js';
 
-/** The `error` codes of API.md's WebSocket section, plus the ingest refusals a publish can meet. */
-export type FrameErrorCode =
-  | 'invalid_message'
-  | 'unknown_op'
-  | 'invalid_channel'
-  | 'invalid_cursor'
-  | 'forbidden'
-  | 'rate_limited'
-  | 'too_many_subscriptions'
-  | 'overloaded'
-  | 'storage_unavailable'
-  | 'shutting_down'
-  | 'internal_error';
+/** The `error` codes of the WebSocket protocol, plus the ingest refusals a publish can meet. */
+export const FRAME_ERROR_CODES = [
+  'invalid_message',
+  'unknown_op',
+  'invalid_channel',
+  'invalid_cursor',
+  'forbidden',
+  'rate_limited',
+  'too_many_subscriptions',
+  'overloaded',
+  'storage_unavailable',
+  'shutting_down',
+  'internal_error',
+] as const satisfies readonly ErrorCode[];
+export type FrameErrorCode = (typeof FRAME_ERROR_CODES)[number];
 
 /** The client's correlation number, echoed in replies. */
-const idSchema = z.number().finite().optional();
+const idSchema = z.number().finite().optional().meta({ description: 'A correlation number of the client, echoed in the reply.' });
 
-const subscribeSchema = z.strictObject({
-  op: z.literal('subscribe'),
-  id: idSchema,
-  channel: channelSchema,
-  cursor: z.string().max(64).optional(),
-});
-const unsubscribeSchema = z.strictObject({ op: z.literal('unsubscribe'), id: idSchema, channel: channelSchema });
-const publishSchema = publishInputSchema.extend({ op: z.literal('publish'), id: idSchema });
-const pingSchema = z.strictObject({ op: z.literal('ping'), id: idSchema });
+const subscribeSchema = z
+  .strictObject({
+    op: z.literal('subscribe'),
+    id: idSchema,
+    channel: channelSchema,
+    cursor: z.string().max(64).optional().meta({ description: 'Resume after this cursor: its events, oldest first, then live ones.' }),
+  })
+  .meta({ id: 'SubscribeFrame' });
+const unsubscribeSchema = z.strictObject({ op: z.literal('unsubscribe'), id: idSchema, channel: channelSchema }).meta({ id: 'UnsubscribeFrame' });
+const publishSchema = publishInputSchema
+  .extend({ op: z.literal('publish'), id: idSchema })
+  .meta({ id: 'PublishFrame', description: 'Answered with ack once committed (the token must grant publishing to the channel).' });
+const pingSchema = z.strictObject({ op: z.literal('ping'), id: idSchema }).meta({ id: 'PingFrame' });
 
-const SCHEMAS = {
-  subscribe: subscribeSchema,
-  unsubscribe: unsubscribeSchema,
-  publish: publishSchema,
-  ping: pingSchema,
-} as const;
+/** Client → hub frames, by op (the API documents list them from here). */
+export const clientFrameSchemas = { subscribe: subscribeSchema, unsubscribe: unsubscribeSchema, publish: publishSchema, ping: pingSchema };
+
+const SCHEMAS = clientFrameSchemas;
 
 export type ClientFrame =
   | z.output<typeof subscribeSchema>
@@ -84,7 +89,33 @@ export function parseClientFrame(text: string): ParsedFrame {
 }
 
 /** Why a subscription cannot deliver everything after the cursor it asked for. */
-export type GapReason = 'cursor_expired' | 'foreign_cursor';
+export const GAP_REASONS = ['cursor_expired', 'foreign_cursor'] as const;
+export type GapReason = (typeof GAP_REASONS)[number];
+
+const replyId = z.number().optional().meta({ description: 'The id of the client frame this answers.' });
+
+/** Hub → client frames, by op, for the API documents and the tests that check what the hub sends. */
+export const serverFrameSchemas = {
+  subscribed: z
+    .strictObject({
+      op: z.literal('subscribed'),
+      id: replyId,
+      channel: channelSchema,
+      resumed: z.boolean().meta({ description: 'true: every event after the cursor follows, then live ones. false: nothing was replayed.' }),
+      reason: z.enum(GAP_REASONS).optional().meta({ description: 'Why a cursor could not be resumed.' }),
+      cursor: z.string().meta({ description: 'Every event of the channel after this position follows (a pushhub addition).' }),
+    })
+    .meta({ id: 'SubscribedFrame' }),
+  event: z.strictObject({ op: z.literal('event'), event: envelopeSchema }).meta({ id: 'EventFrame' }),
+  unsubscribed: z.strictObject({ op: z.literal('unsubscribed'), id: replyId, channel: channelSchema }).meta({ id: 'UnsubscribedFrame' }),
+  ack: z
+    .strictObject({ op: z.literal('ack'), id: replyId, event_id: z.string(), cursor: z.string() })
+    .meta({ id: 'AckFrame', description: 'The publish is durably committed.' }),
+  pong: z.strictObject({ op: z.literal('pong'), id: replyId }).meta({ id: 'PongFrame' }),
+  error: z
+    .strictObject({ op: z.literal('error'), id: replyId, code: z.enum(FRAME_ERROR_CODES), message: z.string() })
+    .meta({ id: 'ErrorFrame', description: 'A frame was refused; the connection stays open.' }),
+};
 
 /** Hub → client frames other than `event` (which fan-out frames once, see event-frames.ts). */
 export const serverFrame = {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { RealtimeConfig } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
+import type { OriginCheck } from '../domain/origins.js';
 import type { StoredEvent } from '../domain/envelope.js';
 import type { Authenticator } from '../http/auth.js';
 import type { Publisher } from '../ingest/publisher.js';
@@ -16,6 +17,7 @@ import { WsServer } from './ws-server.js';
 
 export interface RealtimeDeps {
   config: RealtimeConfig;
+  originAllowed: OriginCheck;
   store: Store;
   codec: CursorCodec;
   publisher: Publisher;

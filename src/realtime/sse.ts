@@ -1,18 +1,48 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HubError, invalidRequest } from '../errors.js';
-import { openChannelRead } from '../http/channel-access.js';
+import { channelParamsSchema, openChannelRead } from '../http/channel-access.js';
+import type { RouteDoc } from '../reference/route-doc.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
-import type { GapReason } from './frames.js';
+import { GAP_REASONS, type GapReason } from './frames.js';
 import { StreamSink } from './sink.js';
 import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
 import { armTokenExpiry } from './token-expiry.js';
 
-const querySchema = z.object({ after: z.string().optional(), token: z.string().optional() });
+const querySchema = z.object({
+  after: z.string().optional().meta({ description: 'A cursor: stream the events after it, then live ones. Last-Event-ID wins over it.' }),
+  token: z.string().optional(),
+});
+const headersSchema = z.object({
+  'last-event-id': z.string().optional().meta({ description: 'The cursor of the last event received (EventSource sends it on reconnect).' }),
+});
+
+const sseDoc: RouteDoc = {
+  operationId: 'streamChannel',
+  summary: 'Stream a channel as Server-Sent Events',
+  description:
+    'Each event: `id: <cursor>` and `data: <envelope JSON>`; an expired or foreign cursor gets a first `event: reset`; ' +
+    'comment heartbeats every 15 s. HEAD answers the headers after the same checks, without a stream. See /asyncapi.json.',
+  tag: 'channels',
+  access: 'subscriber',
+  params: channelParamsSchema,
+  query: querySchema.omit({ token: true }),
+  headers: headersSchema,
+  responses: { 200: { description: 'The stream.', contentType: 'text/event-stream' } },
+  errors: ['overloaded'],
+};
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
+
+/** The `data` of an `event: reset` message. */
+export const sseResetSchema = z
+  .strictObject({
+    reason: z.enum(GAP_REASONS),
+    cursor: z.string().meta({ description: 'Where the stream goes on from (also the message id).' }),
+  })
+  .meta({ id: 'SseReset', description: 'The events after the requested position are gone: resynchronise, then carry on from cursor.' });
 
 /** The events after the client's position are gone: it carries on from `cursor` (the id makes EventSource resume there). */
 const resetMessage = (reason: GapReason, cursor: string): string =>
@@ -82,7 +112,7 @@ const SSE_HEADERS = {
  * which only the first request of an EventSource carries).
  */
 export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount }: SseOptions): void {
-  app.get('/v1/channels/:channel/sse', async (request, reply) => {
+  app.get('/v1/channels/:channel/sse', { config: { doc: sseDoc } }, async (request, reply) => {
     const { principal, channel, query } = await openChannelRead(ctx.auth, request, querySchema);
     const lastEventId = request.headers['last-event-id'];
     const [field, cursor] =
@@ -104,7 +134,9 @@ export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount 
     stream.sub = started.sub;
     streams.add(stream);
     reply.hijack();
-    res.writeHead(200, { ...SSE_HEADERS, connection: 'keep-alive', 'x-request-id': request.id });
+    // reply.getHeaders(): what the hooks set (CORS above all: without it a page on another
+    // origin cannot read the stream), since a hijacked reply sends none of them itself.
+    res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS, connection: 'keep-alive', 'x-request-id': request.id });
     res.flushHeaders(); // the client learns the stream is open now, not at the first event
     if (started.reason) {
       // The events after that cursor are gone: say so first, and carry on from the head.

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { originRefusedMessage } from '../domain/origins.js';
 import { HubError, invalidRequest } from '../errors.js';
 import { bearerOf, type Principal } from '../http/auth.js';
 import { endWithError } from '../http/raw-error.js';
@@ -61,6 +62,10 @@ export class WsServer {
     socket.on('error', onEarlyError);
     const url = new URL(req.url ?? '/', 'http://hub');
     if (url.pathname !== PATH) return refuse(socket, 'not_found', `No WebSocket endpoint at ${url.pathname}.`);
+    // Browsers let any page open a WebSocket anywhere; Origin is the only thing telling the
+    // hub whose page it is. No Origin: not a browser, nothing to protect against.
+    const { origin } = req.headers;
+    if (origin !== undefined && !this.ctx.originAllowed(origin)) return refuse(socket, 'forbidden', originRefusedMessage(origin));
     if (this.closing) return refuse(socket, 'shutting_down', 'The hub is shutting down; retry later.');
     if (this.connectionCount() >= this.ctx.config.maxConnections) {
       return refuse(socket, 'overloaded', 'The hub has reached its connection limit; retry later.');
@@ -123,6 +128,7 @@ export class WsServer {
   }
 }
 
-function refuse(socket: Socket, code: 'not_found' | 'shutting_down' | 'overloaded', message: string): void {
-  endWithError(socket, new HubError(code, { message, retryAfterS: code === 'not_found' ? undefined : 1 }));
+function refuse(socket: Socket, code: 'not_found' | 'forbidden' | 'shutting_down' | 'overloaded', message: string): void {
+  const retryable = code === 'shutting_down' || code === 'overloaded';
+  endWithError(socket, new HubError(code, { message, retryAfterS: retryable ? 1 : undefined }));
 }

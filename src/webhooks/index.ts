@@ -6,7 +6,8 @@ import { deliveryJson } from '../domain/delivery.js';
 import type { StoredEvent } from '../domain/envelope.js';
 import { newId } from '../domain/ids.js';
 import type { RetryPolicy } from '../domain/retry-policy.js';
-import type { HttpContext, DeliveryView, ReadinessCheck } from '../http/context.js';
+import type { DeliveryJson } from '../domain/delivery.js';
+import type { HttpContext, ReadinessCheck } from '../http/context.js';
 import { deliveryRoutes } from '../http/deliveries.js';
 import { subscriptionRoutes } from '../http/subscriptions.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
@@ -36,7 +37,7 @@ export interface Webhooks {
   readonly service: SubscriptionService;
   readonly dispatcher: Dispatcher;
   routes(app: FastifyInstance, ctx: HttpContext): void;
-  deliveriesOf(event: StoredEvent): DeliveryView[];
+  deliveriesOf(event: StoredEvent): DeliveryJson[];
   readonly pruneTasks: PruneTask[];
   readonly readiness: ReadinessCheck;
   start(): void;

@@ -2,14 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/chromium.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 import { channelLog } from '../helpers/log.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { mintToken, publish } from '../helpers/tokens.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CLIENT_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
 
 /** The page: plain ES modules, the built client imported as a browser would, no bundler. */
@@ -32,7 +32,6 @@ let siteUrl: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
   if (!existsSync(join(CLIENT_DIR, 'index.js'))) throw new Error('dist/client is missing: npm run build first');
   hub = await startHub({ config: { logLevel: 'info' } });
   proxy = await startProxy(hub.url);
@@ -47,11 +46,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
   siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-}, 30_000);
+  browser = await launchChromium();
+}, 120_000); // the first run on a machine extracts Chromium (seconds)
 
 afterAll(async () => {
   await browser?.close();

@@ -6,6 +6,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { systemClock, systemRandom, type Clock, type Random } from '../../src/clock.js';
 import { configSchema, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { ResponseContract } from './response-contract.js';
 
 export const API_KEY = 'test-api-key-0123456789';
 export const TOKEN_SECRET = 'test-token-secret-0123456789abcdef0123456789';
@@ -54,7 +55,11 @@ export async function startHub(opts: TestHubOptions = {}): Promise<TestHub> {
     clock: opts.clock ?? systemClock,
     random: opts.random ?? systemRandom,
   });
+  // Every JSON response of a documented route is checked against /openapi.json.
+  const contract = new ResponseContract();
+  contract.install(app.server);
   const url = await app.listen();
+  contract.use((await (await fetch(`${url}/openapi.json`)).json()) as Record<string, unknown>);
   return {
     app,
     url,
@@ -73,6 +78,9 @@ export async function startHub(opts: TestHubOptions = {}): Promise<TestHub> {
     async close() {
       await app.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (contract.violations.length > 0) {
+        throw new Error(`responses that break /openapi.json:\n${contract.violations.join('\n')}`);
+      }
     },
   };
 }

@@ -1,0 +1,126 @@
+import { envelopeSchema } from '../domain/envelope.js';
+import { clientFrameSchemas, serverFrameSchemas } from '../realtime/frames.js';
+import { sseResetSchema } from '../realtime/sse.js';
+import { namedSchemas, referencedIds, schemaId } from './json-schema.js';
+import type { ReferenceInfo } from './openapi.js';
+
+type Json = Record<string, unknown>;
+type Named = { schema: Parameters<typeof schemaId>[0]; summary: string };
+
+const PREFIX = '#/components/schemas/';
+const ref = (id: string): string => `${PREFIX}${id}`;
+
+const CLIENT: Record<keyof typeof clientFrameSchemas, string> = {
+  subscribe: 'Subscribe to a channel, from now on or after a cursor',
+  unsubscribe: 'Stop receiving a channel',
+  publish: 'Publish an event (answered with ack once durably committed)',
+  ping: 'Check the connection (answered with pong)',
+};
+const SERVER: Record<keyof typeof serverFrameSchemas, string> = {
+  subscribed: 'The subscription is open; with resumed: true every event after the cursor follows, then live ones',
+  event: 'One event of a subscribed channel',
+  unsubscribed: 'The subscription is closed',
+  ack: 'A publish is durably committed',
+  pong: 'The answer to ping',
+  error: 'A frame was refused; the connection stays open',
+};
+
+function message(name: string, { schema, summary }: Named): Json {
+  const id = schemaId(schema);
+  if (!id) throw new Error(`the ${name} message needs a named schema (.meta({ id }))`);
+  return { name, title: name, summary, contentType: 'application/json', payload: { $ref: ref(id) } };
+}
+
+/** The AsyncAPI 3.0 document of `GET /v1/ws` (both directions) and the SSE stream. */
+export function buildAsyncApi(info: ReferenceInfo): Json {
+  const wsIn = Object.fromEntries(Object.entries(CLIENT).map(([op, summary]) => [op, message(op, { schema: clientFrameSchemas[op as keyof typeof CLIENT], summary })]));
+  const wsOut = Object.fromEntries(Object.entries(SERVER).map(([op, summary]) => [op, message(op, { schema: serverFrameSchemas[op as keyof typeof SERVER], summary })]));
+  const sse = {
+    sseEvent: {
+      ...message('sseEvent', { schema: envelopeSchema, summary: 'One event: `id: <cursor>`, `data: <envelope JSON>`' }),
+      description: 'The message id is the cursor: EventSource sends it back as Last-Event-ID when it reconnects. Comment heartbeats (`: heartbeat`) come every 15 s.',
+    },
+    sseReset: {
+      ...message('sseReset', { schema: sseResetSchema, summary: '`event: reset`: the requested position is gone' }),
+      description: 'The first message when the cursor asked for is expired or from another database; the stream goes on from `cursor`.',
+    },
+  };
+  const messages = { ...wsIn, ...wsOut, ...sse };
+  const all = namedSchemas('draft-07', ref);
+  const used = referencedIds(messages, all, PREFIX);
+  const schemas = Object.fromEntries([...used].sort().map((id) => [id, all[id]]));
+  const channelMessages = (names: string[]): Json => Object.fromEntries(names.map((n) => [n, { $ref: `#/components/messages/${n}` }]));
+  const operation = (action: 'send' | 'receive', channel: string, names: string[], summary: string): Json => ({
+    action,
+    summary,
+    channel: { $ref: `#/channels/${channel}` },
+    messages: names.map((n) => ({ $ref: `#/channels/${channel}/messages/${n}` })),
+  });
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'pushhub realtime',
+      version: info.version,
+      description:
+        'The WebSocket protocol of GET /v1/ws (text frames, one JSON object each) and the Server-Sent Events stream of a channel, ' +
+        'described from the hub: it receives the client frames and sends the rest. Close codes: 4001 token missing, invalid or expired; ' +
+        '4008 slow consumer (reconnect and resume from the last cursor); 1001 hub shutting down; 1009 frame too large. ' +
+        'The hub pings every 30 s and drops a peer that misses two pongs. The HTTP API is described by /openapi.json.',
+      license: { name: 'MIT' },
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      websocket: {
+        host: 'localhost:8080',
+        protocol: 'ws',
+        description: 'The hub (wss behind a TLS proxy).',
+        security: [{ $ref: '#/components/securitySchemes/bearer' }, { $ref: '#/components/securitySchemes/tokenQuery' }],
+      },
+      http: {
+        host: 'localhost:8080',
+        protocol: 'http',
+        description: 'The hub, for Server-Sent Events (https behind a TLS proxy).',
+        security: [{ $ref: '#/components/securitySchemes/bearer' }, { $ref: '#/components/securitySchemes/tokenQuery' }],
+      },
+    },
+    channels: {
+      ws: {
+        address: '/v1/ws',
+        title: 'WebSocket',
+        description: 'One connection carries any number of channel subscriptions (100 by default).',
+        servers: [{ $ref: '#/servers/websocket' }],
+        messages: channelMessages([...Object.keys(wsIn), ...Object.keys(wsOut)]),
+        bindings: {
+          ws: {
+            method: 'GET',
+            query: {
+              type: 'object',
+              properties: { token: { type: 'string', description: 'The API key or a subscriber token (browsers cannot set headers on a WebSocket).' } },
+            },
+          },
+        },
+      },
+      sse: {
+        address: '/v1/channels/{channel}/sse',
+        title: 'Server-Sent Events',
+        description: 'Resume with Last-Event-ID or ?after=<cursor>; no event is skipped or repeated.',
+        servers: [{ $ref: '#/servers/http' }],
+        parameters: { channel: { description: 'The channel to stream.' } },
+        messages: channelMessages(Object.keys(sse)),
+      },
+    },
+    operations: {
+      receiveClientFrames: operation('receive', 'ws', Object.keys(wsIn), 'Frames the client sends'),
+      sendServerFrames: operation('send', 'ws', Object.keys(wsOut), 'Frames the hub sends'),
+      sendSseMessages: operation('send', 'sse', Object.keys(sse), 'Messages of the stream'),
+    },
+    components: {
+      schemas,
+      messages,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key or subscriber token>.' },
+        tokenQuery: { type: 'httpApiKey', in: 'query', name: 'token', description: 'The API key or a subscriber token as ?token=.' },
+      },
+    },
+  };
+}
