@@ -1,7 +1,10 @@
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allowsEveryOrigin, originCheck, originRefusedMessage } from '../domain/origins.js';
+import { z } from 'zod';
 import { HubError, invalidRequest } from '../errors.js';
+import type { RouteDoc } from '../reference/route-doc.js';
+import { channelParamsSchema } from './channel-access.js';
 
 /**
  * The subscriber surface: the only routes a browser page on another origin may use. A new
@@ -18,6 +21,28 @@ export const CORS_EXPOSED_HEADERS = ['retry-after', 'x-request-id'];
 const CORS_METHODS = ['GET', 'HEAD'];
 
 const surface = new Set(SUBSCRIBER_PATHS);
+
+const preflightDoc = (path: string): RouteDoc => ({
+  operationId: `preflight${path.endsWith('/sse') ? 'Stream' : 'Poll'}`,
+  summary: 'CORS preflight of a browser page on another origin',
+  description: `Allowed methods ${CORS_METHODS.join(', ')}; request headers ${CORS_ALLOWED_HEADERS.join(', ')}; cached ${CORS_MAX_AGE_S} s. An Origin not in PUSHHUB_CORS_ORIGINS gets 403.`,
+  tag: 'channels',
+  access: 'public',
+  params: channelParamsSchema,
+  headers: z.object({ origin: z.string(), 'access-control-request-method': z.string() }),
+  responses: {
+    204: {
+      description: 'Allowed.',
+      headers: {
+        'Access-Control-Allow-Origin': '`*`, or the Origin echoed (with `Vary: Origin`) when a list is configured.',
+        'Access-Control-Allow-Methods': CORS_METHODS.join(', '),
+        'Access-Control-Allow-Headers': CORS_ALLOWED_HEADERS.join(', '),
+        'Access-Control-Max-Age': String(CORS_MAX_AGE_S),
+      },
+    },
+  },
+  errors: ['forbidden'],
+});
 
 /**
  * Registers the subscriber routes (`routes(scope)`) in an encapsulated scope that alone
@@ -76,7 +101,7 @@ export function subscriberSurface(server: FastifyInstance, setting: readonly str
     for (const path of SUBSCRIBER_PATHS) {
       // The preflight is answered by @fastify/cors's hook; this route only makes the router
       // match the path (and not the catch-all) so the hook knows it is on the surface.
-      scope.options(path, (_request, reply) => reply.code(204).send());
+      scope.options(path, { config: { doc: preflightDoc(path) } }, (_request, reply) => reply.code(204).send());
     }
     routes(scope);
   });
