@@ -58,7 +58,7 @@ const corsOriginsSchema = z.union([
     .refine((list) => !list.includes('*') || list.length === 1, 'must be * alone or a list of origins'),
 );
 
-/** The hub's default retry policy (API.md); a subscription's `retry` overrides any field. */
+/** The hub's default retry policy (docs/protocol.md); a subscription's `retry` overrides any field. */
 const webhookRetrySchema = z.strictObject({
   initialDelayMs: int(0, DAY_MS).default(2_000), // first retry within 2 s (full jitter)
   factor: z.number().min(1).max(10).default(2), // each ceiling twice the previous

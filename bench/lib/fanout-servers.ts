@@ -25,7 +25,7 @@ interface PublishBody {
   data: unknown;
 }
 
-/** The hub's event envelope (API.md field order) for the nth published event. */
+/** The hub's event envelope (docs/protocol.md field order) for the nth published event. */
 function envelope(input: PublishBody, seq: number) {
   return {
     id: `evt_01JD6Z7${String(seq).padStart(19, '0')}`,

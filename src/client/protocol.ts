@@ -1,5 +1,5 @@
 /**
- * The wire protocol of `GET /v1/ws` as the client sees it (API.md "WebSocket"). Types only:
+ * The wire protocol of `GET /v1/ws` as the client sees it (docs/protocol.md, WebSocket). Types only:
  * the client ships no runtime dependency, so it loads in a browser as plain ES modules.
  */
 

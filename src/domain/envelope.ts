@@ -99,7 +99,7 @@ export interface StoredEvent extends NewEvent {
 }
 
 /**
- * The envelope as JSON text, in API.md's field order. `data` is already JSON, so it is
+ * The envelope as JSON text, in the documented field order. `data` is already JSON, so it is
  * spliced in, never parsed and re-serialised.
  */
 export function envelopeJson(event: StoredEvent, cursor: string): string {

@@ -12,7 +12,7 @@ export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 /**
- * One entry per wrong field, the way API.md's `details` lists them. `root` names the value
+ * One entry per wrong field, the way the documented `details` lists them. `root` names the value
  * itself when it is the value that is wrong (e.g. a body that is not an object).
  */
 export function fieldIssues(error: z.ZodError, root = 'body'): FieldIssue[] {

@@ -20,7 +20,7 @@ export interface RetryPolicy {
   timeoutMs: number;
 }
 
-/** The per-subscription `retry` object of API.md, every field optional. */
+/** The per-subscription `retry` object of docs/protocol.md, every field optional. */
 export interface RetryOverride {
   initial_delay_ms?: number | undefined;
   factor?: number | undefined;
@@ -65,7 +65,7 @@ export interface AttemptFacts {
 
 export type NextAttempt = { at: number } | { dead: 'max_attempts' | 'max_age' | 'schedule_exhausted' };
 
-/** Statuses whose `Retry-After` is honoured (API.md: 429 and 503). */
+/** Statuses whose `Retry-After` is honoured (docs/protocol.md: 429 and 503). */
 const HONOURS_RETRY_AFTER = new Set([429, 503]);
 
 /**

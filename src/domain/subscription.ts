@@ -42,7 +42,7 @@ export interface SubscriptionSettings {
   retry: RetryOverride | null;
 }
 
-/** API.md's defaults for everything but the URL and the channels. */
+/** The documented defaults for everything but the URL and the channels. */
 export function defaultSettings(url: string, channels: string[]): SubscriptionSettings {
   return {
     url,

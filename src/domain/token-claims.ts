@@ -14,7 +14,7 @@ const MAX_PATTERNS = 100;
 const patternsSchema = z.array(patternSchema).max(MAX_PATTERNS, `must hold at most ${MAX_PATTERNS} patterns`);
 
 /**
- * The claims of a subscriber token (API.md "Authentication"). Other registered claims
+ * The claims of a subscriber token (docs/protocol.md, Authentication). Other registered claims
  * (`iat`, `nbf`, `iss`, …) may be present and are left to jose; unknown claims are ignored so
  * that apps can mint tokens with any JWT library and add their own.
  */

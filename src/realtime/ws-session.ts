@@ -12,7 +12,7 @@ import { startSubscription } from './start-subscription.js';
 import type { Subscription } from './subscription.js';
 import { encodeTextFrame } from './ws-frame.js';
 
-/** Close codes of API.md. */
+/** Close codes of docs/protocol.md. */
 export const CloseCode = {
   goingAway: 1001,
   internalError: 1011,

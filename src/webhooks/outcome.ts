@@ -14,7 +14,7 @@ export interface Decision {
 }
 
 /**
- * API.md's outcome rules: 2xx succeeded; 410 holds the delivery (pending, due at once) and
+ * The documented outcome rules: 2xx succeeded; 410 holds the delivery (pending, due at once) and
  * disables the subscription; anything else is retried by the policy, with a 429/503
  * `Retry-After` as the earliest next time, until the policy says dead. A subscription
  * deleted during the attempt (policy null) leaves nothing to retry: cancelled.

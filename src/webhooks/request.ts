@@ -5,7 +5,7 @@ import type { SendRequest } from './sender.js';
 import type { IndexedSubscription } from './subscription-index.js';
 
 /**
- * The POST of one attempt: the envelope as body and exactly API.md's headers. The body is
+ * The POST of one attempt: the envelope as body and exactly the documented headers. The body is
  * built once and signed as sent; `webhook-id` is the event id, the receiver's dedupe key.
  */
 export function deliveryRequest(entry: IndexedSubscription, claimed: ClaimedDelivery, codec: CursorCodec, now: number): SendRequest {

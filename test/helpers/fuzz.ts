@@ -29,7 +29,7 @@ export function deepJson(maxDepth = 5000): fc.Arbitrary<string> {
 
 /**
  * The fuzzing invariant of every HTTP request: never a 5xx; a success status, or a refusal
- * in API.md's shape that wrote nothing.
+ * in the documented shape that wrote nothing.
  */
 export async function expectSuccessOrCleanRefusal(res: Response, writes: WriteWatcher, before: number, okStatuses: number[]): Promise<string> {
   expect(res.status, `unexpected ${res.status}`).toBeLessThan(500);

@@ -22,7 +22,7 @@ export function watchWrites(hub: TestHub): WriteWatcher {
   };
 }
 
-/** Asserts a response is a refusal in API.md's error shape (optionally with this status and code). */
+/** Asserts a response is a refusal in the documented error shape (optionally with this status and code). */
 export async function expectApiError(res: Response, status?: number, code?: string): Promise<{ code: string; message: string; details?: unknown }> {
   const text = await res.text();
   if (status !== undefined) expect(res.status, text).toBe(status);

@@ -7,8 +7,8 @@ import { createSubscription, json } from '../helpers/webhooks.js';
 import { connect } from '../helpers/ws-client.js';
 
 /**
- * The auth matrix: every route of API.md and every WebSocket/SSE operation, tried with every
- * kind of credential. Each refusal has the right code in the API.md shape and writes
+ * The auth matrix: every route of docs/protocol.md and every WebSocket/SSE operation, tried with every
+ * kind of credential. Each refusal has the right code in the documented error shape and writes
  * nothing; each granted case works.
  */
 
@@ -58,7 +58,7 @@ const route = (name: string, access: HttpRoute['access'], granted: number, reque
 });
 const event = { channel: 'orders', type: 't', data: { n: 1 } };
 
-/** Every HTTP route of API.md but the unauthenticated operations ones. */
+/** Every HTTP route of docs/protocol.md but the unauthenticated operations ones. */
 const ROUTES: HttpRoute[] = [
   route('POST /v1/events', 'server', 202, () => ({ method: 'POST', path: '/v1/events', body: event })),
   route('POST /v1/events/batch', 'server', 202, () => ({ method: 'POST', path: '/v1/events/batch', body: { events: [event] } })),

@@ -315,7 +315,10 @@ async function scenario(seed: number, synchronous: string): Promise<void> {
 
     // Two crashes at random moments, then SIGTERM, all while the load runs.
     for (let phase = 0; phase < 3; phase++) {
+      // Each phase lasts a random time, and at least until 80 more events were acknowledged:
+      // on a loaded machine the load would otherwise be too thin to test anything.
       await sleep(400 + random() * 900);
+      await waitFor(async () => acked.length >= (phase + 1) * 80, 30_000, `80 events acknowledged in phase ${phase}`);
       if (phase < 2) {
         await hub.kill();
         hub = await startChildHub(db, env);

@@ -194,7 +194,7 @@ describe('fuzzing the HTTP API', () => {
   });
 });
 
-/** Every answer to a raw request is below 500, and each error in it has API.md's shape. */
+/** Every answer to a raw request is below 500, and each error in it has the documented shape. */
 async function expectRawAnswersWellFormed(raw: string): Promise<RawResponse[]> {
   const responses = parseResponses(await rawExchange(hub.url, raw));
   for (const { status, contentType, body } of responses) {

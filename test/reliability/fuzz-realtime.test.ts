@@ -9,7 +9,7 @@ import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 /**
  * Fuzzing the real-time side: random and malformed WebSocket frames, and random SSE resume
- * positions. The hub never crashes and never closes a connection but as API.md says (1009 for
+ * positions. The hub never crashes and never closes a connection but as docs/protocol.md says (1009 for
  * an oversized frame); each frame gets exactly one answer, the success op or an `error` with a
  * documented code; a refused frame writes nothing.
  */
@@ -36,7 +36,7 @@ afterAll(async () => {
   await hub?.close();
 });
 
-/** API.md's `error` codes for a bad frame, and the ingest refusals the README adds for a publish. */
+/** The documented `error` codes for a bad frame, and the ingest refusals the README adds for a publish. */
 const DOCUMENTED = [
   'invalid_message',
   'unknown_op',

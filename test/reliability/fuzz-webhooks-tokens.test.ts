@@ -9,7 +9,7 @@ import { createSubscription, json, publishMany } from '../helpers/webhooks.js';
 /**
  * Fuzzing the webhook and token routes: random subscription bodies (URLs, patterns, retry
  * objects), patches, token-mint bodies, delivery-list queries and ids. Never a 5xx; a success
- * is what was asked for; a refusal is in API.md's shape and wrote nothing.
+ * is what was asked for; a refusal is in the documented shape and wrote nothing.
  *
  * No receiver URL names a host (only IP literals and `localhost`): nothing here waits on DNS.
  * The subscriptions holding deliveries are disabled, so the dispatcher writes nothing behind

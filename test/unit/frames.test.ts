@@ -8,7 +8,7 @@ const err = (text: string) => {
 };
 
 describe('parseClientFrame', () => {
-  it('accepts the four ops of API.md', () => {
+  it('accepts the four ops of docs/protocol.md', () => {
     expect(parseClientFrame('{"op":"subscribe","channel":"orders","cursor":"abc","id":1}')).toEqual({
       ok: true,
       frame: { op: 'subscribe', channel: 'orders', cursor: 'abc', id: 1 },

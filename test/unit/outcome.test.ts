@@ -27,7 +27,7 @@ function result(status: number | null, over: Partial<SendResult> = {}): SendResu
   return { outcome, status, error: status === null ? 'connection_error: refused' : null, retryAfter: undefined, responseBody: '', durationMs: 3, ...over };
 }
 
-describe('decide (API.md outcome rules)', () => {
+describe('decide (docs/protocol.md outcome rules)', () => {
   it('2xx → succeeded, with the attempt as recorded', () => {
     const d = decide(claimed(), result(204, { responseBody: 'ok' }), NOW - 3, NOW, policy, half);
     expect(d).toEqual({

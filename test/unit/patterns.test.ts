@@ -4,7 +4,7 @@ import { compilePattern, compilePatterns, isWildcard, patternProblem } from '../
 
 const matches = (pattern: string, name: string): boolean => compilePattern(pattern)(name);
 
-describe('pattern matching (API.md)', () => {
+describe('pattern matching (docs/protocol.md)', () => {
   it('a plain name matches only itself', () => {
     expect(matches('orders', 'orders')).toBe(true);
     expect(matches('orders', 'orders.eu')).toBe(false);

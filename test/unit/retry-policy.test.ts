@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Random } from '../../src/clock.js';
 import { backoffCeiling, nextAttempt, resolvePolicy, type AttemptFacts, type RetryPolicy } from '../../src/domain/retry-policy.js';
 
-/** API.md's hub default. */
+/** The documented hub default. */
 const HUB: RetryPolicy = {
   initialDelayMs: 2000,
   factor: 2,
