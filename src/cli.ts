@@ -14,6 +14,9 @@ const USAGE = `pushhub — real-time push hub
 
 Usage:
   pushhub serve [--host H] [--port N] [--db PATH] [--config FILE] [--log-level L] [--synchronous FULL|NORMAL]
+                [--allow-private-urls]
+      --allow-private-urls: let webhooks go to loopback/private/link-local addresses (receivers
+      on this machine or its network); same as PUSHHUB_ALLOW_PRIVATE_URLS=true
   pushhub publish <channel> <type> <json-data> [--url URL] [--api-key KEY] [--db PATH] [--idempotency-key K]
   pushhub tail <channel> [--cursor C] [--url URL] [--token T | --api-key KEY] [--db PATH]
       prints each event of the channel as one JSON line, live (or after --cursor), resuming across drops
@@ -32,18 +35,25 @@ async function serve(args: string[]): Promise<void> {
       config: { type: 'string' },
       'log-level': { type: 'string' },
       synchronous: { type: 'string' },
+      'allow-private-urls': { type: 'boolean' },
     },
   });
   const flags: Record<string, string> = {};
   for (const flag of Object.keys(FLAGS)) {
     const value = values[flag.slice(2) as keyof typeof values];
-    if (value !== undefined) flags[flag] = value;
+    // loadConfig reads every source as text, as the environment gives it: `true` → 'true'.
+    if (value !== undefined) flags[flag] = String(value);
   }
   const parsed = loadConfig({ env: process.env, flags, file: values.config });
   const logger = createLogger(parsed.logLevel);
   const config = resolveSecrets(parsed, systemRandom, (name, path) =>
     logger.info({ path }, `generated ${name}; it is kept in this file (mode 0600)`),
   );
+  if (config.allowPrivateUrls) {
+    // A guard is off: anyone holding the API key can make the hub POST to this machine,
+    // its network or a cloud metadata address. Said once, where an operator looks.
+    logger.warn('private URLs allowed: webhooks may go to loopback, private and link-local addresses (PUSHHUB_ALLOW_PRIVATE_URLS / --allow-private-urls)');
+  }
   const app = buildApp({ config, logger });
   await app.listen();
 

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -12,6 +12,8 @@ export interface DbOptions {
   busyTimeoutMs: number;
   /** How long each group-commit WAL sync took, in seconds (for the metrics). */
   onWalSync?: (seconds: number) => void;
+  /** Existing database files that other users could read and that were set to 0600 at open. */
+  onPermissionsTightened?: (files: string[]) => void;
 }
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -21,8 +23,9 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
  * date. The connection always runs `synchronous=NORMAL`; `FULL` durability is added by
  * WalSync (an explicit fdatasync of the WAL after commit), see wal-sync.ts.
  */
-export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync }: DbOptions): { db: Db; wal: WalSync } {
-  mkdirSync(dirname(path), { recursive: true });
+export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync, onPermissionsTightened }: DbOptions): { db: Db; wal: WalSync } {
+  const tightened = restrictToOwner(path);
+  if (tightened.length > 0) onPermissionsTightened?.(tightened);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -36,6 +39,38 @@ export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync }: Db
   wal.syncNow();
   syncDirectory(dirname(path)); // the WAL file's own directory entry
   return { db, wal };
+}
+
+/**
+ * The database holds every webhook secret, so only its owner may read it. The file is
+ * created 0600 before SQLite opens it because SQLite gives the `-wal` and `-shm` files it
+ * creates the main file's permission bits; an existing database (and its -wal/-shm) with
+ * group or other bits is set to 0600. A missing folder is created 0700; an existing one is
+ * left as it is (it may be shared, e.g. /tmp). Returns the files it tightened.
+ */
+function restrictToOwner(path: string): string[] {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600)); // the mode applies only when this creates the file
+  const tightened: string[] = [];
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(file).mode;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    if ((mode & 0o077) === 0) continue;
+    try {
+      chmodSync(file, 0o600);
+    } catch (err) {
+      // Not its owner (a database shared through a group): it still opens, as before.
+      if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
+      throw err;
+    }
+    tightened.push(file);
+  }
+  return tightened;
 }
 
 function syncDirectory(dir: string): void {

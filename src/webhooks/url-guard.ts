@@ -5,6 +5,10 @@ import { HubError, invalidRequest } from '../errors.js';
 
 const MAX_URL_LENGTH = 2048;
 
+/** How an operator lets receivers on this machine or a private network in. */
+const ALLOW_PRIVATE_HINT =
+  'set PUSHHUB_ALLOW_PRIVATE_URLS=true (or start the hub with --allow-private-urls) to allow receivers on this machine or a private network.';
+
 /** Thrown (at connection time) when a receiver resolves to a non-public address. */
 export class BlockedAddressError extends Error {
   readonly code = 'ERR_PUSHHUB_URL_NOT_ALLOWED';
@@ -54,8 +58,13 @@ export function parseReceiverUrl(text: string, field = 'url'): URL {
  */
 export async function assertPublicUrl(url: URL, resolve = dnsLookup): Promise<void> {
   const host = bareHost(url.hostname);
+  // A receiver on the hub's own machine is the first thing a new user tries, so the
+  // message names the way out rather than only the reason.
   const refuse = (err: BlockedAddressError): HubError =>
-    new HubError('url_not_allowed', { message: `The URL is not allowed: ${err.message}.`, details: { field: 'url' } });
+    new HubError('url_not_allowed', {
+      message: `The URL is not allowed: ${err.message}; ${ALLOW_PRIVATE_HINT}`,
+      details: { field: 'url' },
+    });
   if (isIP(host)) {
     const kind = addressKind(host);
     if (kind) throw refuse(new BlockedAddressError(host, host, kind));

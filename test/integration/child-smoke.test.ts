@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,15 +9,23 @@ import { startChildHub } from '../helpers/child-hub.js';
 import { API_KEY } from '../helpers/hub.js';
 
 it('the CLI serves, and SIGTERM exits 0', async () => {
-  const db = join(mkdtempSync(join(tmpdir(), 'pushhub-child-')), 'p.db');
-  const hub = await startChildHub(db);
-  const res = await fetch(`${hub.url}/v1/events`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel: 'a', type: 't', data: 1 }),
-  });
-  expect(res.status).toBe(202);
-  expect(await hub.stop()).toBe(0);
+  const dir = mkdtempSync(join(tmpdir(), 'pushhub-child-'));
+  try {
+    const hub = await startChildHub(join(dir, 'p.db'));
+    try {
+      const res = await fetch(`${hub.url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'a', type: 't', data: 1 }),
+      });
+      expect(res.status).toBe(202);
+      expect(await hub.stop()).toBe(0);
+    } finally {
+      await hub.kill();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // Found after the crash matrix: hubs whose test process had died (their stdout's reader gone)

@@ -1,11 +1,22 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startChildHub } from '../helpers/child-hub.js';
 import { publishBurst, readChannel, seeded, type Acked } from '../helpers/load.js';
 
 const CHANNELS = ['crash.a', 'crash.b', 'crash.c'];
+
+const dirs: string[] = [];
+/** A database path in a temp folder removed after this file's tests. */
+function tempDb(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return join(dir, 'p.db');
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /** Every acknowledged event is present exactly once, and the log keeps the acknowledged order. */
 async function expectAllPresent(url: string, acked: Acked[]): Promise<number> {
@@ -28,7 +39,7 @@ async function expectAllPresent(url: string, acked: Acked[]): Promise<number> {
 describe('durability across crashes', () => {
   it.each([1, 2])('SIGKILL in a publish burst loses no acknowledged event (seed %i)', async (seed) => {
     const random = seeded(seed);
-    const db = join(mkdtempSync(join(tmpdir(), 'pushhub-crash-')), 'p.db');
+    const db = tempDb('pushhub-crash-');
     const hub = await startChildHub(db);
     let killed = false;
     const burst = publishBurst(hub.url, { workers: 16, channel: (i) => CHANNELS[i % 3]!, stop: () => killed, random });
@@ -48,7 +59,7 @@ describe('durability across crashes', () => {
   });
 
   it('SIGTERM under load exits 0 and keeps every acknowledged event', async () => {
-    const db = join(mkdtempSync(join(tmpdir(), 'pushhub-term-')), 'p.db');
+    const db = tempDb('pushhub-term-');
     const hub = await startChildHub(db);
     let stopped = false;
     const burst = publishBurst(hub.url, { workers: 16, channel: (i) => CHANNELS[i % 3]!, stop: () => stopped, random: seeded(7) });

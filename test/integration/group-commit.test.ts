@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { openStore, type Store } from '../../src/store/index.js';
 
+let dir: string;
 let store: Store;
 let metrics: Metrics;
 let gc: GroupCommit;
@@ -24,12 +25,15 @@ const event = (channel = 'gc'): NewEvent => ({
 });
 
 beforeEach(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'pushhub-gc-'));
+  dir = mkdtempSync(join(tmpdir(), 'pushhub-gc-'));
   store = openStore({ path: join(dir, 'p.db'), synchronous: 'FULL', busyTimeoutMs: 0, random: systemRandom });
   metrics = createMetrics();
   gc = new GroupCommit({ store, metrics, logger: createLogger('silent'), maxPendingEvents: 100 });
 });
-afterEach(() => store.close());
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const batchSizes = async () => {
   const h = (await metrics.commitBatchSize.get()).values;

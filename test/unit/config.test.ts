@@ -1,13 +1,24 @@
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { systemRandom } from '../../src/clock.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { resolveSecrets, secretPath } from '../../src/secrets.js';
 
+const dirs: string[] = [];
+/** A temp folder removed after this file's tests. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 describe('loadConfig', () => {
-  it('has the defaults of API.md', () => {
+  it('has the defaults of docs/protocol.md', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       host: '127.0.0.1',
@@ -41,7 +52,7 @@ describe('loadConfig', () => {
   });
 
   it('lets flags override the environment, and the environment a config file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pushhub-cfg-'));
+    const dir = tempDir('pushhub-cfg-');
     const file = join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ port: 1, host: '0.0.0.0', retention: { eventsMs: 3_600_000 } }));
     const c = loadConfig({ env: { PUSHHUB_CONFIG: file, PUSHHUB_PORT: '2' }, flags: { '--port': '3' } });
@@ -71,7 +82,7 @@ describe('loadConfig', () => {
   });
 
   it('refuses unknown keys and wrong values in a config file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pushhub-cfg-'));
+    const dir = tempDir('pushhub-cfg-');
     const file = join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ prot: 1, retention: { eventsMs: 'soon' } }));
     expect(() => loadConfig({ file })).toThrow(/prot/);
@@ -84,7 +95,7 @@ describe('loadConfig', () => {
 
 describe('resolveSecrets', () => {
   it('generates the API key and token secret once, mode 0600, and reuses them', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pushhub-sec-'));
+    const dir = tempDir('pushhub-sec-');
     const parsed = loadConfig({ env: { PUSHHUB_DB: join(dir, 'sub', 'hub.db') } });
     const generated: string[] = [];
     const first = resolveSecrets(parsed, systemRandom, (name) => generated.push(name));
@@ -99,7 +110,7 @@ describe('resolveSecrets', () => {
   });
 
   it('keeps configured values and writes nothing', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pushhub-sec-'));
+    const dir = tempDir('pushhub-sec-');
     const parsed = loadConfig({ env: { PUSHHUB_DB: join(dir, 'hub.db'), PUSHHUB_API_KEY: 'a'.repeat(16), PUSHHUB_TOKEN_SECRET: 'b'.repeat(32) } });
     const c = resolveSecrets(parsed, systemRandom, () => expect.fail('nothing should be generated'));
     expect(c.apiKey).toBe('a'.repeat(16));
