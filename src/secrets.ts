@@ -35,7 +35,7 @@ export function resolveSecrets(
     if (existing) return existing;
     const value = prefix + random.bytes(32).toString('base64url');
     const path = secretPath(parsed.db, name);
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 }); // like the database: only its owner may list the secrets
     try {
       writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
     } catch (err) {
