@@ -5,6 +5,7 @@ import { connect } from './client/index.js';
 import { systemClock, systemRandom } from './clock.js';
 import { ConfigError, FLAGS, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { DatabaseInUseError } from './store/db.js';
 import { mintInputSchema } from './domain/token-claims.js';
 import { fieldIssues } from './domain/field-issues.js';
 import { readSecret, resolveSecrets } from './secrets.js';
@@ -216,6 +217,10 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(`unknown command ${command}`);
     }
   } catch (err) {
+    if (err instanceof DatabaseInUseError) {
+      console.error(`pushhub: ${err.message}`);
+      process.exit(1);
+    }
     if (err instanceof ConfigError || err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`pushhub: ${(err as Error).message}`);
       if (err instanceof UsageError) console.error(USAGE);

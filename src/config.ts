@@ -58,6 +58,22 @@ const corsOriginsSchema = z.union([
     .refine((list) => !list.includes('*') || list.length === 1, 'must be * alone or a list of origins'),
 );
 
+/**
+ * A SQLite file path. A value that looks like a URL is refused rather than taken as a file
+ * name (`mysql://…` would otherwise create a folder called `mysql:`).
+ */
+const dbSchema = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+    if (scheme === 'postgres' || scheme === 'postgresql') {
+      ctx.addIssue({ code: 'custom', message: 'PostgreSQL is not supported by this version yet: give a SQLite file path' });
+    } else if (scheme !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `must be a SQLite file path, not a ${scheme}:// URL` });
+    }
+  });
+
 /** The hub's default retry policy (docs/protocol.md); a subscription's `retry` overrides any field. */
 const webhookRetrySchema = z.strictObject({
   initialDelayMs: int(0, DAY_MS).default(2_000), // first retry within 2 s (full jitter)
@@ -84,7 +100,7 @@ const webhooksSchema = z.strictObject({
 export const configSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: int(0, 65535).default(8080),
-  db: z.string().min(1).default('data/pushhub.db'),
+  db: dbSchema.default('data/pushhub.db'),
   /** Server API key; generated into `<db dir>/api-key` when unset. */
   apiKey: z.string().min(16, 'must be at least 16 characters').optional(),
   /** HS256 secret for subscriber tokens; generated into `<db dir>/token-secret` when unset. */

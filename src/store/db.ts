@@ -23,7 +23,11 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
  * date. The connection always runs `synchronous=NORMAL`; `FULL` durability is added by
  * WalSync (an explicit fdatasync of the WAL after commit), see wal-sync.ts.
  */
-export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync, onPermissionsTightened }: DbOptions): { db: Db; wal: WalSync } {
+export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync, onPermissionsTightened }: DbOptions): { db: Db; wal: WalSync; lock: Db } {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 }); // an existing folder may be shared (/tmp): left as it is
+  // First: the checks below open and close the database file, and closing any descriptor of
+  // a file drops every POSIX lock this process holds on it, a running hub's included.
+  const lock = holdHubLock(path);
   const tightened = restrictToOwner(path);
   if (tightened.length > 0) onPermissionsTightened?.(tightened);
   const db = new Database(path);
@@ -34,22 +38,59 @@ export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync, onPe
   // Checkpoints stay small and frequent so the WAL does not grow under steady load.
   db.pragma('wal_autocheckpoint = 1000');
   migrate(db);
-  if (synchronous === 'NORMAL') return { db, wal: noWalSync };
+  if (synchronous === 'NORMAL') return { db, wal: noWalSync, lock };
   const wal = walSync(`${path}-wal`, onWalSync);
   wal.syncNow();
   syncDirectory(dirname(path)); // the WAL file's own directory entry
-  return { db, wal };
+  return { db, wal, lock };
+}
+
+/** Another hub holds the database. */
+export class DatabaseInUseError extends Error {
+  override name = 'DatabaseInUseError';
+  constructor(readonly path: string) {
+    super(
+      `${path} is in use by another pushhub hub (it holds ${path}.lock): one SQLite database serves one hub. ` +
+        'Stop the other hub, or give this one its own PUSHHUB_DB.',
+    );
+  }
+}
+
+/**
+ * One hub per SQLite file: two would each keep their own subscription index, idempotency
+ * map and in-flight deliveries, and lose acknowledged events between them. The hub holds an
+ * exclusive lock on `<db>.lock`, a small SQLite file of its own, for as long as it runs: the
+ * database itself stays open to readers (a backup, `sqlite3`), and the operating system drops
+ * the lock when the process dies, so a crashed hub never leaves a stale lock behind. In
+ * EXCLUSIVE locking mode SQLite keeps the lock its first write took until the connection
+ * closes.
+ */
+function holdHubLock(path: string): Db {
+  const lockPath = `${path}.lock`;
+  try {
+    closeSync(openSync(lockPath, 'wx', 0o600)); // only when missing: nobody holds a lock on it then
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const lock = new Database(lockPath, { timeout: 0 });
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS hub (started_at INTEGER); DELETE FROM hub; INSERT INTO hub VALUES (unixepoch()); COMMIT');
+  } catch (err) {
+    lock.close();
+    if (/^SQLITE_BUSY/.test(String((err as { code?: unknown }).code))) throw new DatabaseInUseError(path);
+    throw err;
+  }
+  return lock;
 }
 
 /**
  * The database holds every webhook secret, so only its owner may read it. The file is
  * created 0600 before SQLite opens it because SQLite gives the `-wal` and `-shm` files it
  * creates the main file's permission bits; an existing database (and its -wal/-shm) with
- * group or other bits is set to 0600. A missing folder is created 0700; an existing one is
- * left as it is (it may be shared, e.g. /tmp). Returns the files it tightened.
+ * group or other bits is set to 0600. Returns the files it tightened.
  */
 function restrictToOwner(path: string): string[] {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   closeSync(openSync(path, 'a', 0o600)); // the mode applies only when this creates the file
   const tightened: string[] = [];
   for (const file of [path, `${path}-wal`, `${path}-shm`]) {

@@ -40,7 +40,7 @@ export interface Store {
 }
 
 export function openStore(options: DbOptions & { random: Random }): Store {
-  const { db, wal } = openDatabase(options);
+  const { db, wal, lock } = openDatabase(options);
   const settings = settingsRepo(db);
   let epoch = settings.get('epoch');
   if (!epoch) {
@@ -85,6 +85,7 @@ export function openStore(options: DbOptions & { random: Random }): Store {
       db.pragma('wal_checkpoint(TRUNCATE)');
       wal.close();
       db.close();
+      lock.close(); // last: another hub may open the database from here on
     },
   };
 }

@@ -81,6 +81,24 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ flags: { '--nope': '1' } })).toThrow(/unknown flag --nope/);
   });
 
+  it('takes PUSHHUB_DB as a SQLite path, never a URL of another scheme as a file name', () => {
+    expect(loadConfig({ env: { PUSHHUB_DB: './data/x.db' } }).db).toBe('./data/x.db');
+    expect(() => loadConfig({ env: { PUSHHUB_DB: 'postgres://u@127.0.0.1/hub' } })).toThrow(/PUSHHUB_DB: PostgreSQL is not supported/);
+    expect(() => loadConfig({ env: { PUSHHUB_DB: 'postgresql://u@127.0.0.1/hub' } })).toThrow(/PUSHHUB_DB: PostgreSQL/);
+    expect(() => loadConfig({ env: { PUSHHUB_DB: 'MySQL://h/db' } })).toThrow(/PUSHHUB_DB: must be a SQLite file path, not a mysql:\/\/ URL/);
+  });
+
+  it('takes PUSHHUB_CORS_ORIGINS as * or a list of exact origins', () => {
+    expect(loadConfig({}).corsOrigins).toEqual(['*']);
+    expect(loadConfig({ env: { PUSHHUB_CORS_ORIGINS: 'https://a.example.com, http://localhost:3000' } }).corsOrigins).toEqual([
+      'https://a.example.com',
+      'http://localhost:3000',
+    ]);
+    expect(() => loadConfig({ env: { PUSHHUB_CORS_ORIGINS: 'https://a.example.com/app' } })).toThrow(/PUSHHUB_CORS_ORIGINS: must be \* or origins/);
+    expect(() => loadConfig({ env: { PUSHHUB_CORS_ORIGINS: '*,https://a.example.com' } })).toThrow(/PUSHHUB_CORS_ORIGINS: must be \* alone/);
+    expect(() => loadConfig({ env: { PUSHHUB_CORS_ORIGINS: ' , ' } })).toThrow(/PUSHHUB_CORS_ORIGINS: must name at least one origin/);
+  });
+
   it('refuses unknown keys and wrong values in a config file', () => {
     const dir = tempDir('pushhub-cfg-');
     const file = join(dir, 'c.json');
