@@ -1,9 +1,22 @@
 import WebSocket from 'ws';
+import { serverFrameSchemas } from '../../src/realtime/frames.js';
 
 export type Frame = Record<string, unknown> & { op: string };
 export interface EventFrame extends Frame {
   op: 'event';
   event: { id: string; channel: string; type: string; cursor: string; data: unknown };
+}
+
+/**
+ * Every frame the hub sends must be one /asyncapi.json describes (it is generated from these
+ * schemas): a frame that drifts fails the test that received it, as an uncaught error.
+ */
+function conformsToAsyncApi(frame: Frame): void {
+  const schema = Object.hasOwn(serverFrameSchemas, frame.op) ? serverFrameSchemas[frame.op as keyof typeof serverFrameSchemas] : undefined;
+  const result = schema?.safeParse(frame);
+  if (!result?.success) {
+    throw new Error(`the hub sent a frame /asyncapi.json does not describe: ${JSON.stringify(frame).slice(0, 300)} (${result?.error.message ?? 'unknown op'})`);
+  }
 }
 
 /** A real `ws` client that records every frame and lets a test wait for the one it expects. */
@@ -18,6 +31,7 @@ export class TestSocket {
   constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer) => {
       const frame = JSON.parse(data.toString()) as Frame;
+      conformsToAsyncApi(frame);
       this.frames.push(frame);
       if (frame.op === 'event') this.arrivedAt.set((frame as EventFrame).event.id, Date.now());
       this.waiters = this.waiters.filter((w) => {
