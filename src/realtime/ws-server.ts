@@ -65,7 +65,10 @@ export class WsServer {
     // Browsers let any page open a WebSocket anywhere; Origin is the only thing telling the
     // hub whose page it is. No Origin: not a browser, nothing to protect against.
     const { origin } = req.headers;
-    if (origin !== undefined && !this.ctx.originAllowed(origin)) return refuse(socket, 'forbidden', originRefusedMessage(origin));
+    if (origin !== undefined && !this.ctx.originAllowed(origin)) {
+      this.ctx.logger.debug({ origin }, 'WebSocket upgrade refused: origin not allowed');
+      return refuse(socket, 'forbidden', originRefusedMessage(origin));
+    }
     if (this.closing) return refuse(socket, 'shutting_down', 'The hub is shutting down; retry later.');
     if (this.connectionCount() >= this.ctx.config.maxConnections) {
       return refuse(socket, 'overloaded', 'The hub has reached its connection limit; retry later.');
