@@ -52,8 +52,8 @@ async function extractPacked(): Promise<string> {
   const entry = createRequire(import.meta.url).resolve('@sparticuz/chromium');
   const { version } = JSON.parse(readFileSync(join(dirname(entry), '..', '..', 'package.json'), 'utf8')) as { version: string };
   const binary = join(tmpdir(), 'chromium');
-  const marker = join(tmpdir(), 'pushhub-chromium.extracted');
-  const lock = join(tmpdir(), 'pushhub-chromium.lock');
+  const marker = join(tmpdir(), 'chromium.extracted-by-pushhub-tests');
+  const lock = join(tmpdir(), 'chromium.lock-of-pushhub-tests');
   const complete = (): boolean => {
     if (!existsSync(marker) || !existsSync(binary)) return false;
     const { version: v, size } = JSON.parse(readFileSync(marker, 'utf8')) as { version: string; size: number };
