@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { attemptJson, attemptSchema, deliveryJson, deliverySchema } from '../domain/delivery.js';
 import { DELIVERY_STATES } from '../domain/event-status.js';
 import { HubError } from '../errors.js';
-import type { RouteDoc } from '../reference/route-doc.js';
+import { routeDocs } from '../reference/route-doc.js';
 import { requireServer } from './auth.js';
 import type { HttpContext } from './context.js';
 import { idParams, type WebhookRouteDeps } from './subscriptions.js';
@@ -29,7 +29,7 @@ const deliveryDetailSchema = deliverySchema
   .extend({ attempts: z.array(attemptSchema).meta({ description: 'Every attempt, oldest first.' }) })
   .meta({ id: 'DeliveryDetail' });
 
-const deliveryDoc = (doc: Omit<RouteDoc, 'tag' | 'access'>): RouteDoc => ({ tag: 'deliveries', access: 'server', ...doc });
+const deliveryDoc = routeDocs('deliveries', 'server');
 const DOCS = {
   list: deliveryDoc({
     operationId: 'listDeliveries',

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HubError } from '../errors.js';
-import type { RouteDoc } from '../reference/route-doc.js';
+import { routeDocs } from '../reference/route-doc.js';
 import type { HttpContext } from './context.js';
 import { sendError } from './server.js';
 
@@ -10,7 +10,7 @@ const readySchema = z
   .strictObject({ status: z.literal('ready'), checks: z.record(z.string(), z.literal('ok')) })
   .meta({ id: 'Ready', description: 'Each check by name; when one fails, 503 not_ready carries them all in details.' });
 
-const opsDoc = (doc: Omit<RouteDoc, 'tag' | 'access'>): RouteDoc => ({ tag: 'operations', access: 'public', ...doc });
+const opsDoc = routeDocs('operations', 'public');
 const DOCS = {
   health: opsDoc({ operationId: 'health', summary: 'The process is alive', responses: { 200: { description: 'Alive.', schema: healthSchema } } }),
   ready: opsDoc({

@@ -11,7 +11,7 @@ import {
   subscriptionViewSchema,
   type SubscriptionSettings,
 } from '../domain/subscription.js';
-import type { RouteDoc } from '../reference/route-doc.js';
+import { routeDocs } from '../reference/route-doc.js';
 import type { SubscriptionService } from '../webhooks/subscription-service.js';
 import { requireServer } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -55,7 +55,7 @@ const rotatedSchema = z
   .meta({ id: 'RotatedSecret' });
 const requeuedSchema = z.strictObject({ requeued: z.int().min(0) }).meta({ id: 'Requeued' });
 
-const subscriptionDoc = (doc: Omit<RouteDoc, 'tag' | 'access'>): RouteDoc => ({ tag: 'subscriptions', access: 'server', ...doc });
+const subscriptionDoc = routeDocs('subscriptions', 'server');
 const one = { 200: { description: 'The subscription.', schema: subscriptionViewSchema } };
 const DOCS = {
   create: subscriptionDoc({

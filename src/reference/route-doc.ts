@@ -40,6 +40,11 @@ export interface RouteDoc {
   errors?: ErrorCode[];
 }
 
+/** A maker of the docs of a family of routes that share a tag and an access kind. */
+export function routeDocs(tag: Tag, access: Access): (doc: Omit<RouteDoc, 'tag' | 'access'>) => RouteDoc {
+  return (doc) => ({ tag, access, ...doc });
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route's entry in the API reference; every route of the hub has one. */

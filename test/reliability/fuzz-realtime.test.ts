@@ -6,6 +6,7 @@ import { API_KEY, startHub, type TestHub } from '../helpers/hub.js';
 import { watchWrites, type WriteWatcher } from '../helpers/store-writes.js';
 import { mintToken, publish } from '../helpers/tokens.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
+import { FRAME_ERROR_CODES } from '../../src/realtime/frames.js';
 
 /**
  * Fuzzing the real-time side: random and malformed WebSocket frames, and random SSE resume
@@ -36,19 +37,8 @@ afterAll(async () => {
   await hub?.close();
 });
 
-/** The documented `error` codes for a bad frame, and the ingest refusals the README adds for a publish. */
-const DOCUMENTED = [
-  'invalid_message',
-  'unknown_op',
-  'invalid_channel',
-  'invalid_cursor',
-  'forbidden',
-  'rate_limited',
-  'too_many_subscriptions',
-  'overloaded',
-  'storage_unavailable',
-  'shutting_down',
-];
+/** The documented `error` codes for a bad frame, and the ingest refusals a publish can meet: never an internal error. */
+const DOCUMENTED: readonly string[] = FRAME_ERROR_CODES.filter((code) => code !== 'internal_error');
 const SUCCESS: Record<string, string> = { subscribe: 'subscribed', unsubscribe: 'unsubscribed', publish: 'ack', ping: 'pong' };
 
 // ── arbitraries ──────────────────────────────────────────────────────────────────────────
