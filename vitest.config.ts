@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // One PostgreSQL for the run; each test creates its own database on it.
+    globalSetup: ['test/setup/postgres.ts'],
   },
 });

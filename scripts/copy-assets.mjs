@@ -2,3 +2,4 @@
 import { cpSync } from 'node:fs';
 
 cpSync('src/store/migrations', 'dist/store/migrations', { recursive: true });
+cpSync('src/store/postgres/migrations', 'dist/store/postgres/migrations', { recursive: true });
