@@ -19,6 +19,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Retention } from './retention.js';
 import { createRealtime, type Realtime } from './realtime/index.js';
+import { wsUpgradeDoc } from './realtime/ws-server.js';
 import { openStore, type Store } from './store/index.js';
 import { createTokenService } from './tokens.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
@@ -115,7 +116,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
   });
   ctx.readiness.set('realtime', () => realtime.readiness());
   webhooks.routes(server, ctx);
-  referenceRoutes(server, routes); // last: the documents describe every route registered before
+  referenceRoutes(server, routes, [wsUpgradeDoc]); // last: the documents describe every route registered before
 
   let closed: Promise<void> | undefined;
   return {

@@ -56,12 +56,13 @@ const DOCS_CSP =
 
 /**
  * GET /openapi.json, /asyncapi.json and /docs. Register last: the OpenAPI document is built
- * from the catalogue once every other route is in it.
+ * from the catalogue once every other route is in it, with the routes served outside the
+ * router (the WebSocket upgrade) given by `outsideRouter`.
  */
-export function referenceRoutes(app: FastifyInstance, catalogue: RouteCatalogue): void {
+export function referenceRoutes(app: FastifyInstance, catalogue: RouteCatalogue, outsideRouter: readonly DocumentedRoute[]): void {
   let openapi: Record<string, unknown> | undefined;
   const openApiDocument = (): Record<string, unknown> =>
-    (openapi ??= buildOpenApi([...catalogue.documented, { method: 'GET', url: DOCS_PREFIX, doc: DOCS.docs }], { version }));
+    (openapi ??= buildOpenApi([...catalogue.documented, ...outsideRouter, { method: 'GET', url: DOCS_PREFIX, doc: DOCS.docs }], { version }));
   const asyncapi = JSON.stringify(buildAsyncApi({ version }));
 
   app.get('/openapi.json', { config: { doc: DOCS.openapi } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(openApiDocument()));

@@ -6,11 +6,31 @@ import { HubError, invalidRequest } from '../errors.js';
 import { bearerOf, type Principal } from '../http/auth.js';
 import { endWithError } from '../http/raw-error.js';
 import { redactUrl } from '../logger.js';
+import type { DocumentedRoute } from '../reference/openapi.js';
 import type { RealtimeContext } from './context.js';
 import { armTokenExpiry } from './token-expiry.js';
 import { CloseCode, WsSession } from './ws-session.js';
 
 const PATH = '/v1/ws';
+
+/** The upgrade, as the HTTP reference shows it (its frames are in /asyncapi.json). */
+export const wsUpgradeDoc: DocumentedRoute = {
+  method: 'GET',
+  url: PATH,
+  doc: {
+    operationId: 'openWebSocket',
+    summary: 'Open a WebSocket: subscribe, publish, resume (frames in /asyncapi.json)',
+    description:
+      'A WebSocket upgrade (RFC 6455). The credential (Authorization header or ?token=) is judged before the handshake ' +
+      'but refused after it, with close code 4001, since a browser cannot read the status of a refused upgrade. ' +
+      'An Origin not allowed by PUSHHUB_CORS_ORIGINS is refused with 403 before the upgrade.',
+    tag: 'channels',
+    access: 'subscriber',
+    credentialAfterUpgrade: true,
+    responses: { 101: { description: 'Switching Protocols: the WebSocket is open.' } },
+    errors: ['not_found', 'method_not_allowed', 'invalid_request', 'overloaded'],
+  },
+};
 
 /**
  * `GET /v1/ws`: upgrades on the HTTP server's `upgrade` event with `ws` in `noServer` mode.

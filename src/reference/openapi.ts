@@ -29,7 +29,8 @@ const SECURITY: Record<Access, Json[]> = {
 /** Error codes every route of a kind can answer, beyond those it lists itself. */
 function errorCodesOf(doc: RouteDoc): ErrorCode[] {
   const codes = new Set<ErrorCode>(['internal_error', 'shutting_down']);
-  if (doc.access !== 'public') codes.add('unauthorized').add('forbidden');
+  if (doc.access !== 'public' && !doc.credentialAfterUpgrade) codes.add('unauthorized');
+  if (doc.access !== 'public') codes.add('forbidden');
   if (doc.params || doc.query || doc.headers) codes.add('invalid_request');
   if (doc.body) codes.add('invalid_request').add('payload_too_large').add('unsupported_media_type');
   for (const code of doc.errors ?? []) codes.add(code);

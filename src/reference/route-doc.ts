@@ -38,6 +38,11 @@ export interface RouteDoc {
   responses: Record<number, ResponseDoc>;
   /** Error codes this route can answer beyond those of its access kind and its inputs. */
   errors?: ErrorCode[];
+  /**
+   * A route that judges its credential after answering (a WebSocket upgrade closes with 4001
+   * instead): its access kind adds no 401.
+   */
+  credentialAfterUpgrade?: true;
 }
 
 /** A maker of the docs of a family of routes that share a tag and an access kind. */

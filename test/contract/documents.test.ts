@@ -16,6 +16,7 @@ const CONTRACT_ROUTES = [
   'GET /v1/events/{id}',
   'GET /v1/channels/{channel}/events',
   'GET /v1/channels/{channel}/sse',
+  'GET /v1/ws',
   'OPTIONS /v1/channels/{channel}/events',
   'OPTIONS /v1/channels/{channel}/sse',
   'POST /v1/subscriptions',
@@ -64,7 +65,8 @@ describe('/openapi.json', () => {
 
   it("documents every route the server registers (the rendered page's assets, automatic HEAD routes and CORS's catch-all aside)", () => {
     const registered = hub.app.routes.documented.map((r) => `${r.method} ${openApiPath(r.url)}`);
-    expect(new Set(operations(openapi))).toEqual(new Set([...registered, 'GET /docs']));
+    // The rendered page and the WebSocket upgrade are served outside the router's documented routes.
+    expect(new Set(operations(openapi))).toEqual(new Set([...registered, 'GET /docs', 'GET /v1/ws']));
     const undocumented = hub.app.routes.undocumented.filter(
       (r) => !(r.url === '/docs' || r.url.startsWith('/docs/')) && r.method !== 'HEAD' && !(r.method === 'OPTIONS' && r.url === '*'),
     );
@@ -77,10 +79,12 @@ describe('/openapi.json', () => {
         const schemes = (op.security as Json[]).flatMap((s) => Object.keys(s)).sort();
         const where = `${method} ${path}`;
         if (method === 'options') expect(schemes, where).toEqual([]); // a preflight carries no credential
-        else if (path.startsWith('/v1/channels/')) expect(schemes, where).toEqual(['apiKey', 'subscriberToken', 'tokenQuery']);
+        else if (path.startsWith('/v1/channels/') || path === '/v1/ws') expect(schemes, where).toEqual(['apiKey', 'subscriberToken', 'tokenQuery']);
         else if (path.startsWith('/v1/')) expect(schemes, where).toEqual(['apiKey']);
         else expect(schemes, where).toEqual([]);
-        if (path.startsWith('/v1/') && method !== 'options') expect(Object.keys(op.responses as Json), where).toEqual(expect.arrayContaining(['401', '403']));
+        // The upgrade refuses a bad credential after the handshake, with close code 4001.
+        const refusals = path === '/v1/ws' ? ['403'] : ['401', '403'];
+        if (path.startsWith('/v1/') && method !== 'options') expect(Object.keys(op.responses as Json), where).toEqual(expect.arrayContaining(refusals));
       }
     }
     expect(Object.keys(openapi.components.securitySchemes as Json).sort()).toEqual(['apiKey', 'subscriberToken', 'tokenQuery']);
