@@ -3,13 +3,15 @@ import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
 import type { Config } from './config.js';
 import { cursorCodec, type CursorCodec } from './domain/cursor.js';
 import { originCheck } from './domain/origins.js';
-import { createAuthenticator } from './http/auth.js';
+import { createAuthenticator } from './auth/principal.js';
 import { channelRoutes } from './http/channels.js';
 import type { HttpContext } from './http/context.js';
 import { subscriberSurface } from './http/cors.js';
+import { deliveryRoutes } from './http/deliveries.js';
 import { eventRoutes } from './http/events.js';
 import { opsRoutes } from './http/ops.js';
 import { referenceRoutes, routeCatalogue, type RouteCatalogue } from './http/reference.js';
+import { subscriptionRoutes } from './http/subscriptions.js';
 import { tokenRoutes } from './http/tokens.js';
 import { createServer } from './http/server.js';
 import { GroupCommit } from './ingest/group-commit.js';
@@ -21,7 +23,7 @@ import { Retention } from './retention.js';
 import { createRealtime, type Realtime } from './realtime/index.js';
 import { wsUpgradeDoc } from './realtime/ws-server.js';
 import { openStore, type Store } from './store/index.js';
-import { createTokenService } from './tokens.js';
+import { createTokenService } from './auth/tokens.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
 
 export interface AppOptions {
@@ -115,7 +117,8 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     realtime.attach(scope);
   });
   ctx.readiness.set('realtime', () => realtime.readiness());
-  webhooks.routes(server, ctx);
+  subscriptionRoutes(server, ctx, { service: webhooks.service, clock });
+  deliveryRoutes(server, ctx, { service: webhooks.service, clock });
   referenceRoutes(server, routes, [wsUpgradeDoc]); // last: the documents describe every route registered before
 
   let closed: Promise<void> | undefined;

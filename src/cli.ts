@@ -6,10 +6,10 @@ import { systemClock, systemRandom } from './clock.js';
 import { ConfigError, FLAGS, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { DatabaseInUseError } from './store/db.js';
-import { mintInputSchema } from './domain/token-claims.js';
+import { mintInputSchema } from './auth/token-claims.js';
 import { fieldIssues } from './domain/field-issues.js';
 import { readSecret, resolveSecrets } from './secrets.js';
-import { createTokenService } from './tokens.js';
+import { createTokenService } from './auth/tokens.js';
 
 const USAGE = `pushhub — real-time push hub
 

@@ -4,9 +4,9 @@ import { checkResume } from '../domain/cursor.js';
 import { envelopeJson, envelopeSchema } from '../domain/envelope.js';
 import { HubError, invalidRequest } from '../errors.js';
 import type { RouteDoc } from '../reference/route-doc.js';
-import { channelParamsSchema, openChannelRead } from './channel-access.js';
+import { channelParamsSchema, openChannelRead } from '../auth/channel-read.js';
 import type { HttpContext } from './context.js';
-import { pageLimitSchema } from './validate.js';
+import { pageLimitSchema } from '../domain/validate.js';
 
 const pollQuerySchema = z.object({
   after: z.string().optional().meta({ description: 'A cursor: events after it. Without it, from the oldest retained event.' }),

@@ -5,7 +5,7 @@ import type { DeliveryJson } from '../domain/delivery.js';
 import type { Publisher } from '../ingest/publisher.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/index.js';
-import type { Authenticator } from './auth.js';
+import type { Authenticator } from '../auth/principal.js';
 
 /** A readiness check: returns a problem, or null when ready. */
 export type ReadinessCheck = () => string | null;

@@ -4,7 +4,7 @@ import { allowsEveryOrigin, originCheck, originRefusedMessage } from '../domain/
 import { z } from 'zod';
 import { HubError, invalidRequest } from '../errors.js';
 import type { RouteDoc } from '../reference/route-doc.js';
-import { channelParamsSchema } from './channel-access.js';
+import { channelParamsSchema } from '../auth/channel-read.js';
 
 /**
  * The subscriber surface: the only routes a browser page on another origin may use. A new

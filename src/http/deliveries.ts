@@ -4,10 +4,10 @@ import { attemptJson, attemptSchema, deliveryJson, deliverySchema } from '../dom
 import { DELIVERY_STATES } from '../domain/event-status.js';
 import { HubError } from '../errors.js';
 import { routeDocs } from '../reference/route-doc.js';
-import { requireServer } from './auth.js';
+import { requireServer } from '../auth/request.js';
 import type { HttpContext } from './context.js';
 import { idParams, type WebhookRouteDeps } from './subscriptions.js';
-import { pageLimitSchema, parseOr400 } from './validate.js';
+import { pageLimitSchema, parseOr400 } from '../domain/validate.js';
 
 /** A page cursor of the delivery list: the position of the last row shown, in base 36. */
 const CURSOR_RE = /^[0-9a-z]{1,11}$/;

@@ -5,9 +5,9 @@ import { deliverySchema } from '../domain/delivery.js';
 import { EVENT_STATUSES, eventStatus } from '../domain/event-status.js';
 import { HubError } from '../errors.js';
 import type { RouteDoc } from '../reference/route-doc.js';
-import { requireServer } from './auth.js';
+import { requireServer } from '../auth/request.js';
 import type { HttpContext } from './context.js';
-import { parseOr400 } from './validate.js';
+import { parseOr400 } from '../domain/validate.js';
 
 const idempotencyKeySchema = z
   .string()

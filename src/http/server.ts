@@ -3,7 +3,7 @@ import Fastify, {
 import type { Random } from '../clock.js';
 import { HubError, invalidRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { endWithError } from './raw-error.js';
+import { endWithError } from '../raw-error.js';
 
 export interface ServerOptions {
   logger: Logger;

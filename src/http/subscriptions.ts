@@ -13,9 +13,9 @@ import {
 } from '../domain/subscription.js';
 import { routeDocs } from '../reference/route-doc.js';
 import type { SubscriptionService } from '../webhooks/subscription-service.js';
-import { requireServer } from './auth.js';
+import { requireServer } from '../auth/request.js';
 import type { HttpContext } from './context.js';
-import { parseOr400 } from './validate.js';
+import { parseOr400 } from '../domain/validate.js';
 
 /** In a `u` regular expression a surrogate pair is one code point; only a lone half is `Cs`. */
 const LONE_SURROGATE = /\p{Cs}/u;

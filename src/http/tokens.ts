@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { mintInputSchema } from '../domain/token-claims.js';
+import { mintInputSchema } from '../auth/token-claims.js';
 import type { RouteDoc } from '../reference/route-doc.js';
-import type { TokenService } from '../tokens.js';
-import { requireServer } from './auth.js';
+import type { TokenService } from '../auth/tokens.js';
+import { requireServer } from '../auth/request.js';
 import type { HttpContext } from './context.js';
-import { parseOr400 } from './validate.js';
+import { parseOr400 } from '../domain/validate.js';
 
 const mintedSchema = z
   .strictObject({ token: z.string().meta({ description: 'An HS256 JWT.' }), expires_at: z.iso.datetime() })

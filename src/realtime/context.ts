@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { RealtimeConfig } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
 import type { OriginCheck } from '../domain/origins.js';
-import type { Authenticator } from '../http/auth.js';
+import type { Authenticator } from '../auth/principal.js';
 import type { Publisher } from '../ingest/publisher.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/index.js';

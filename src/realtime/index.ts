@@ -4,7 +4,7 @@ import type { RealtimeConfig } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
 import type { OriginCheck } from '../domain/origins.js';
 import type { StoredEvent } from '../domain/envelope.js';
-import type { Authenticator } from '../http/auth.js';
+import type { Authenticator } from '../auth/principal.js';
 import type { Publisher } from '../ingest/publisher.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';

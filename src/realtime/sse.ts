@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HubError, invalidRequest } from '../errors.js';
-import { channelParamsSchema, openChannelRead } from '../http/channel-access.js';
+import { channelParamsSchema, openChannelRead } from '../auth/channel-read.js';
 import type { RouteDoc } from '../reference/route-doc.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';

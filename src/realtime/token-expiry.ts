@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { Principal } from '../http/auth.js';
+import type { Principal } from '../auth/principal.js';
 
 /** setTimeout cannot wait longer than this (about 24.8 days); longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
-import { mayPublish, maySubscribe, type Principal } from '../http/auth.js';
+import { mayPublish, maySubscribe, type Principal } from '../auth/principal.js';
 import { isHubError } from '../errors.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';

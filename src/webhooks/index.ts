@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import type { Clock, Random } from '../clock.js';
 import type { Config } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
@@ -7,9 +6,6 @@ import type { StoredEvent } from '../domain/envelope.js';
 import { newId } from '../domain/ids.js';
 import type { RetryPolicy } from '../domain/retry-policy.js';
 import type { DeliveryJson } from '../domain/delivery.js';
-import type { HttpContext, ReadinessCheck } from '../http/context.js';
-import { deliveryRoutes } from '../http/deliveries.js';
-import { subscriptionRoutes } from '../http/subscriptions.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -32,14 +28,14 @@ export interface WebhooksDeps {
   metrics: Metrics;
 }
 
-/** What app.ts wires: routes, the event status view, retention, readiness, lifecycle. */
+/** What app.ts wires: the service the routes call, the event status view, retention, readiness, lifecycle. */
 export interface Webhooks {
   readonly service: SubscriptionService;
   readonly dispatcher: Dispatcher;
-  routes(app: FastifyInstance, ctx: HttpContext): void;
   deliveriesOf(event: StoredEvent): DeliveryJson[];
   readonly pruneTasks: PruneTask[];
-  readonly readiness: ReadinessCheck;
+  /** A problem that makes the hub not ready, or null. */
+  readonly readiness: () => string | null;
   start(): void;
   /** Stops claiming; attempts under way get `graceMs` to finish, then go back to the queue. */
   stop(graceMs: number): Promise<void>;
@@ -136,10 +132,6 @@ export function createWebhooks({ config, store, codec, groupCommit, clock, rando
   return {
     service,
     dispatcher,
-    routes(app, ctx) {
-      subscriptionRoutes(app, ctx, { service, clock });
-      deliveryRoutes(app, ctx, { service, clock });
-    },
     deliveriesOf: (event) => store.deliveries.ofEvent(event.seq).map(deliveryJson),
     pruneTasks: [
       {

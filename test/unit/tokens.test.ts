@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { tokenClaimsSchema } from '../../src/domain/token-claims.js';
+import { tokenClaimsSchema } from '../../src/auth/token-claims.js';
 import type { HubError } from '../../src/errors.js';
-import { createTokenService } from '../../src/tokens.js';
+import { createTokenService } from '../../src/auth/tokens.js';
 import { manualClock, TOKEN_SECRET } from '../helpers/hub.js';
 import { handMadeJwt } from '../helpers/tokens.js';
 

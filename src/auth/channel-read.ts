@@ -1,9 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { channelSchema } from '../domain/names.js';
+import { parseOr400 } from '../domain/validate.js';
 import { HubError } from '../errors.js';
-import { credentialOf, maySubscribe, type Authenticator, type Principal } from './auth.js';
-import { parseOr400 } from './validate.js';
+import { maySubscribe, type Authenticator, type Principal } from './principal.js';
+import { credentialOf } from './request.js';
 
 /** The path of every channel route. */
 export const channelParamsSchema = z.object({ channel: channelSchema });

@@ -1,9 +1,9 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import type { Clock } from './clock.js';
-import { tokenClaimsSchema, type MintInput } from './domain/token-claims.js';
-import { compilePatterns } from './domain/patterns.js';
-import { HubError } from './errors.js';
-import type { Principal, TokenVerifier } from './http/auth.js';
+import type { Clock } from '../clock.js';
+import { tokenClaimsSchema, type MintInput } from './token-claims.js';
+import { compilePatterns } from '../domain/patterns.js';
+import { HubError } from '../errors.js';
+import type { Principal, TokenVerifier } from './principal.js';
 
 export interface MintedToken {
   token: string;

@@ -1,5 +1,4 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Matcher } from '../domain/patterns.js';
 import { HubError } from '../errors.js';
 
@@ -46,32 +45,6 @@ export function createAuthenticator(apiKey: string, verifyToken?: TokenVerifier)
 export function bearerOf(header: string | undefined): string | undefined {
   if (!header) return undefined;
   return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-}
-
-/**
- * The credential of a request: `Authorization: Bearer …`, or, where browsers cannot set
- * headers (WebSocket, SSE, polling), the `token` query parameter.
- */
-export function credentialOf(request: FastifyRequest, allowQuery = false): string | undefined {
-  const header = request.headers.authorization;
-  if (header) return bearerOf(header);
-  if (allowQuery) {
-    const token = (request.query as Record<string, unknown> | undefined)?.token;
-    if (typeof token === 'string' && token) return token;
-  }
-  return undefined;
-}
-
-/**
- * onRequest hook for server-only routes: the API key, nothing else. It runs before the body
- * is read or the path and query are validated, so a caller without the key learns nothing
- * from validation errors and cannot make the hub parse a body (up to 8 MiB for a batch).
- */
-export function requireServer(auth: Authenticator): onRequestAsyncHookHandler {
-  return async (request) => {
-    const principal = await auth.authenticate(credentialOf(request));
-    if (principal.kind !== 'server') throw new HubError('forbidden', { message: 'This route needs the server API key.' });
-  };
 }
 
 /** Whether a principal may read (subscribe to) a channel. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { patternProblem } from './patterns.js';
+import { patternProblem } from '../domain/patterns.js';
 
 const patternSchema = z.string().superRefine((value, ctx) => {
   const problem = patternProblem(value);

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { HubError } from '../errors.js';
+import type { HubError } from './errors.js';
 
 /**
  * Answers on a bare socket, where no Fastify reply exists (a refused WebSocket upgrade, a

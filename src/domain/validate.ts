@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fieldIssues } from '../domain/field-issues.js';
+import { fieldIssues } from './field-issues.js';
 import { invalidRequest } from '../errors.js';
 
 /** Parses a request part with a zod schema, or throws `400 invalid_request` listing each field. */
