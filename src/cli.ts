@@ -5,6 +5,7 @@ import { connect } from './client/index.js';
 import { systemClock, systemRandom } from './clock.js';
 import { ConfigError, FLAGS, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { CopyError, copyDatabase } from './store/copy.js';
 import { DatabaseInUseError } from './store/db.js';
 import { mintInputSchema } from './auth/token-claims.js';
 import { fieldIssues } from './domain/field-issues.js';
@@ -23,6 +24,10 @@ Usage:
       prints each event of the channel as one JSON line, live (or after --cursor), resuming across drops
   pushhub token --channels P[,P…] [--publish P[,P…]] [--sub ID] [--ttl 3600|90s|15m|1h|7d] [--db PATH]
       mints a subscriber token with the token secret (PUSHHUB_TOKEN_SECRET or <db dir>/token-secret)
+  pushhub copy --from PATH --to PATH
+      copies a hub's SQLite database into a new file, online (the hub may be running): events at
+      their positions (every cursor stays valid), subscriptions with their secrets, deliveries
+      with their attempts. The backup command; the api-key and token-secret files are not copied
 
 Configuration comes from PUSHHUB_* environment variables (see README); flags override them.`;
 
@@ -158,6 +163,14 @@ async function tail(args: string[]): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** Copies a database (the backup command); prints what it copied as one JSON line. */
+async function copy(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' } } });
+  if (!values.from || !values.to) throw new UsageError('copy needs --from PATH and --to PATH');
+  const summary = await copyDatabase(values.from, values.to);
+  process.stdout.write(`${JSON.stringify({ copied: { from: values.from, to: values.to, ...summary } })}\n`);
+}
+
 const TTL_RE = /^(\d+)(s|m|h|d)?$/;
 const TTL_UNIT_S = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 
@@ -207,6 +220,8 @@ async function main(argv: string[]): Promise<void> {
         return await tail(rest);
       case 'token':
         return await token(rest);
+      case 'copy':
+        return await copy(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -217,7 +232,7 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(`unknown command ${command}`);
     }
   } catch (err) {
-    if (err instanceof DatabaseInUseError) {
+    if (err instanceof DatabaseInUseError || err instanceof CopyError) {
       console.error(`pushhub: ${err.message}`);
       process.exit(1);
     }
