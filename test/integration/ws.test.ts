@@ -60,7 +60,7 @@ describe('WebSocket pub/sub', () => {
     c.close();
     const old = await publish(hub, 'gap', 'old');
     await publish(hub, 'gap', 'newer');
-    hub.app.store.events.pruneBatch(Date.now() + 1000, 1000); // retention removes everything
+    await hub.app.store.pruneEvents(Date.now() + 1000, 1000); // retention removes everything
     const c2 = await connect(hub.url, { bearer: API_KEY });
     const expired = await c2.request({ op: 'subscribe', channel: 'gap', cursor: old.cursor });
     expect(expired).toMatchObject({ resumed: false, reason: 'cursor_expired' });
