@@ -73,9 +73,10 @@ export class Subscription {
    * sent (so far, when cancelled or the peer left).
    *
    * A slow replay from a cursor near the retention limit can be overtaken by retention, which
-   * prunes the oldest events first: the next read would then skip what was pruned. Before
-   * each read it checks, and if so tells the peer what a subscribe with that cursor would get
-   * now (cursor expired) and goes live from the head: never a silent gap.
+   * prunes the oldest events first: a read would then skip what was pruned. Each read comes
+   * with the pruned prefix it was made at; past the replay's position, the page is dropped and
+   * the peer is told what a subscribe with that cursor would get now (cursor expired), and it
+   * goes live from the head read: never a silent gap.
    */
   async replay({ store, codec, pageSize, pauseBytes }: ReplayDeps): Promise<number> {
     let sent = 0;

@@ -1,8 +1,9 @@
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { API_KEY, startHub, type TestHub } from '../helpers/hub.js';
 import { handMadeJwt, mintToken, publish } from '../helpers/tokens.js';
-import { connect } from '../helpers/ws-client.js';
+import { connect, type EventFrame } from '../helpers/ws-client.js';
 
 let hub: TestHub;
 beforeAll(async () => {
@@ -37,6 +38,33 @@ describe('WebSocket pub/sub', () => {
     await publish(hub, 'orders', { n: 3 });
     expect((await c.request({ op: 'ping' })).op).toBe('pong');
     expect(c.events()).toHaveLength(2);
+    c.close();
+  });
+
+  it('answers frames that arrive together in the order sent, a subscribe waiting for the store included', async () => {
+    const first = await publish(hub, 'together', 0);
+    await publish(hub, 'together', 1);
+    const c = await connect(hub.url, { bearer: API_KEY });
+    // One TCP write: the hub parses all four frames in one go, while the first subscribe
+    // still waits for the store.
+    const socket = (c.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    c.send({ op: 'subscribe', channel: 'together', cursor: first.cursor, id: 101 });
+    c.send({ op: 'unsubscribe', channel: 'together', id: 102 });
+    c.send({ op: 'subscribe', channel: 'together', id: 103 });
+    c.send({ op: 'ping', id: 104 });
+    socket.uncork();
+    await c.next((f) => f.id === 104);
+    expect(c.frames.filter((f) => f.id !== undefined).map((f) => [f.op, f.id])).toEqual([
+      ['subscribed', 101],
+      ['unsubscribed', 102],
+      ['subscribed', 103],
+      ['pong', 104],
+    ]);
+    const live = await publish(hub, 'together', 2);
+    await c.next((f) => f.op === 'event' && (f as EventFrame).event.id === live.id);
+    expect((await c.request({ op: 'ping' })).op).toBe('pong');
+    expect(c.events('together').filter((e) => e.id === live.id)).toHaveLength(1);
     c.close();
   });
 
