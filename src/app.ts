@@ -63,7 +63,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     random,
   });
   const codec = cursorCodec(store.epoch);
-  const groupCommit = new GroupCommit({ store, metrics, logger, maxPendingEvents: config.maxPendingEvents });
+  const groupCommit = new GroupCommit({ store, metrics, logger, maxPendingEvents: config.maxPendingEvents, now: () => clock.now() });
   const idempotency = new Idempotency(store, clock, config.retention.idempotencyMs);
   const publisher = new Publisher({ groupCommit, idempotency, codec, clock, random });
   const tokens = createTokenService(config.tokenSecret, clock);
@@ -84,8 +84,8 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
   const { retention: keep } = config;
   const retention = new Retention({
     tasks: [
-      { table: 'events', pruneBatch: (now) => store.events.pruneBatch(now - keep.eventsMs, keep.batchSize) },
-      { table: 'idempotency_keys', pruneBatch: (now) => store.idempotency.pruneBatch(now - keep.idempotencyMs, keep.batchSize) },
+      { table: 'events', pruneBatch: (now) => store.pruneEvents(now - keep.eventsMs, keep.batchSize) },
+      { table: 'idempotency_keys', pruneBatch: (now) => store.pruneIdempotencyKeys(now - keep.idempotencyMs, keep.batchSize) },
       ...webhooks.pruneTasks,
     ],
     batchSize: keep.batchSize,
@@ -134,10 +134,11 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     webhooks,
     routes,
     async listen() {
+      await webhooks.load(); // the outbox matches from the index: loaded before any publish
       const address = await server.listen({ host: config.host, port: config.port });
       retention.start();
       realtime.start();
-      webhooks.start();
+      await webhooks.start();
       logger.info({ address, db: config.db, synchronous: config.synchronous }, 'pushhub listening');
       return address;
     },
@@ -153,7 +154,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
         await groupCommit.close();
         await webhooks.stop(config.shutdownGraceMs); // finish or re-queue what is under way
         await retention.stop();
-        store.close();
+        await store.close();
         logger.info('pushhub stopped');
       })();
       return closed;

@@ -4,7 +4,7 @@ import type { Metrics } from './metrics.js';
 /** One table's pruning: removes at most one small batch of expired rows, returns how many. */
 export interface PruneTask {
   table: string;
-  pruneBatch(now: number): number;
+  pruneBatch(now: number): Promise<number>;
 }
 
 export interface RetentionOptions {
@@ -51,7 +51,7 @@ export class Retention {
       try {
         for (;;) {
           if (this.stopped) return;
-          const removed = task.pruneBatch(now());
+          const removed = await task.pruneBatch(now());
           if (removed > 0) metrics.prunedRows.inc({ table: task.table }, removed);
           if (removed < batchSize) break;
           await new Promise((resolve) => setImmediate(resolve));

@@ -116,8 +116,14 @@ export function envelopeJson(event: StoredEvent, cursor: string): string {
  * characters are validated.
  */
 export function acceptedJson(event: StoredEvent, cursor: string): string {
-  return (
-    `{"id":"${event.id}","channel":"${event.channel}","type":"${event.type}",` +
-    `"occurred_at":"${isoTime(event.occurredAt)}","cursor":"${cursor}","status_url":"/v1/events/${event.id}"}`
-  );
+  const [before, after] = acceptedJsonParts(event);
+  return before + cursor + after;
+}
+
+/** acceptedJson before and after its cursor: built before the commit assigns the position. */
+export function acceptedJsonParts(event: NewEvent): [before: string, after: string] {
+  return [
+    `{"id":"${event.id}","channel":"${event.channel}","type":"${event.type}",` + `"occurred_at":"${isoTime(event.occurredAt)}","cursor":"`,
+    `","status_url":"/v1/events/${event.id}"}`,
+  ];
 }

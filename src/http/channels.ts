@@ -38,21 +38,23 @@ export function channelRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/v1/channels/:channel/events', { config: { doc: pollDoc } }, async (request, reply) => {
     const { channel, query } = await openChannelRead(ctx.auth, request, pollQuerySchema);
     const limit = query.limit ?? 100;
-    const events = ctx.store.events;
+    const { store } = ctx;
     let afterSeq = 0;
     if (query.after !== undefined) {
-      const check = checkResume(query.after, ctx.codec, { prunedThrough: events.prunedThrough(), head: events.headSeq() });
+      const check = checkResume(query.after, ctx.codec, await store.position());
       if (!check.ok && check.reason === 'malformed') throw invalidRequest([{ field: 'after', message: 'is not a cursor' }]);
       if (!check.ok) throw new HubError('cursor_expired', { details: { reason: check.reason } });
       afterSeq = check.seq;
     }
-    const rows = events.listChannelAfter(channel, afterSeq, limit + 1);
+    // The head comes with the page, read at the same moment: a later read could pass an event
+    // committed in between, on this channel, that the page did not hold.
+    const { events: rows, head } = await store.readChannel(channel, afterSeq, limit + 1);
     const hasMore = rows.length > limit;
     const page = hasMore ? rows.slice(0, limit) : rows;
     const last = page.at(-1);
     // Nothing new: the head is a safe place to go on from, since every position up to it is
     // committed and none of them is on this channel after `after`.
-    const next = last ? last.seq : Math.max(afterSeq, events.headSeq());
+    const next = last ? last.seq : Math.max(afterSeq, head);
     const json =
       `{"events":[${page.map((e) => envelopeJson(e, ctx.codec.encode(e.seq))).join(',')}],` +
       `"next_cursor":"${ctx.codec.encode(next)}","has_more":${hasMore}}`;

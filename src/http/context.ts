@@ -19,6 +19,6 @@ export interface HttpContext {
   auth: Authenticator;
   metrics: Metrics;
   /** Deliveries of an event (the webhooks module answers; none without it). */
-  deliveriesOf(event: StoredEvent): DeliveryJson[];
+  deliveriesOf(event: StoredEvent): Promise<DeliveryJson[]>;
   readiness: Map<string, ReadinessCheck>;
 }

@@ -56,12 +56,12 @@ const DOCS = {
 /** /v1/deliveries: the history and dead letters, newest first; one delivery with its attempts; retry. */
 export function deliveryRoutes(app: FastifyInstance, ctx: HttpContext, { service }: WebhookRouteDeps): void {
   const onRequest = requireServer(ctx.auth);
-  const deliveries = ctx.store.deliveries;
+  const { store } = ctx;
 
   app.get('/v1/deliveries', { onRequest, config: { doc: DOCS.list } }, async (request) => {
     const query = parseOr400(listQuerySchema, request.query, 'query');
     const limit = query.limit ?? 100;
-    const rows = deliveries.list({
+    const rows = await store.listDeliveries({
       subscriptionId: query.subscription_id,
       state: query.state,
       beforeSeq: query.after === undefined ? undefined : parseInt(query.after, 36),
@@ -74,13 +74,13 @@ export function deliveryRoutes(app: FastifyInstance, ctx: HttpContext, { service
 
   app.get('/v1/deliveries/:id', { onRequest, config: { doc: DOCS.get } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
-    const delivery = deliveries.get(id);
+    const delivery = await store.delivery(id);
     if (!delivery) throw new HubError('not_found', { message: `No delivery ${id}.` });
-    return { ...deliveryJson(delivery), attempts: deliveries.attempts(delivery.seq).map(attemptJson) };
+    return { ...deliveryJson(delivery), attempts: (await store.deliveryAttempts(delivery.seq)).map(attemptJson) };
   });
 
   app.post('/v1/deliveries/:id/retry', { onRequest, config: { doc: DOCS.retry } }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
-    return reply.code(202).send(deliveryJson(service.retryDelivery(id)));
+    return reply.code(202).send(deliveryJson(await service.retryDelivery(id)));
   });
 }

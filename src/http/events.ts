@@ -77,9 +77,9 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   app.get<{ Params: { id: string } }>('/v1/events/:id', { onRequest, config: { doc: statusDoc } }, async (request, reply) => {
-    const event = ctx.store.events.getById(request.params.id);
+    const event = await ctx.store.eventById(request.params.id);
     if (!event) throw new HubError('not_found', { message: `No event ${request.params.id}.` });
-    const deliveries = ctx.deliveriesOf(event);
+    const deliveries = await ctx.deliveriesOf(event);
     const json =
       `{"event":${envelopeJson(event, ctx.codec.encode(event.seq))},` +
       `"status":"${eventStatus(deliveries)}","deliveries":${JSON.stringify(deliveries)}}`;

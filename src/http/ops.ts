@@ -33,7 +33,7 @@ export function opsRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/readyz', { config: { doc: DOCS.ready } }, async (_request, reply) => {
     const checks: Record<string, string> = {};
     try {
-      ctx.store.checkWritable();
+      await ctx.store.checkWritable();
       checks.database = 'ok';
     } catch (err) {
       checks.database = `not writable: ${(err as Error).message}`;

@@ -153,7 +153,7 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: HttpContext, { ser
 
   app.post('/v1/subscriptions/:id/rotate-secret', { onRequest, config: { doc: DOCS.rotate } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
-    const sub = service.rotateSecret(id);
+    const sub = await service.rotateSecret(id);
     return { secret: sub.secret, previous_secret_expires_at: view(sub).previous_secret_expires_at };
   });
 

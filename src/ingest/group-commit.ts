@@ -1,22 +1,31 @@
 import type { NewEvent, StoredEvent } from '../domain/envelope.js';
+import { shiftTemplate, type ResponseTemplate } from '../domain/response-template.js';
 import { HubError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Store } from '../store/index.js';
-import { storageError } from '../store/storage-errors.js';
+import { NotDurableError, type AppendResult, type IdempotencyRow, type OutboxRow, type Store } from '../store/index.js';
 
-/** Runs inside the commit's transaction, after the events are written (the outbox hooks in here). */
-export type WriteHook = (events: readonly StoredEvent[]) => void;
-/** Runs after the commit returned, with every event it made durable, in log order. */
-export type CommitListener = (events: readonly StoredEvent[]) => void;
+/**
+ * Plans the outbox rows of a commit before it is written, from its events in order (each
+ * row names its event by index); runs once per commit, just before the append.
+ */
+export type OutboxPlanner = (events: readonly NewEvent[], now: number) => OutboxRow[];
+/** Runs after the commit is durable, with every event it made durable, in log order, and its outbox rows. */
+export type CommitListener = (events: readonly StoredEvent[], deliveries: readonly OutboxRow[]) => void;
 
 export type Via = 'http' | 'ws' | 'cli';
+
+/** An Idempotency-Key to save with a job's events; the response's event indexes are the job's own. */
+export interface JobKey {
+  key: string;
+  fingerprint: string;
+  response: ResponseTemplate;
+}
 
 interface Job {
   events: NewEvent[];
   via: Via;
-  /** Extra writes for this job in the same transaction (e.g. its Idempotency-Key). */
-  alsoWrite: ((stored: StoredEvent[]) => void) | undefined;
+  key: JobKey | undefined;
   resolve(stored: StoredEvent[]): void;
   reject(err: unknown): void;
 }
@@ -26,27 +35,33 @@ export interface GroupCommitOptions {
   metrics: Metrics;
   logger: Logger;
   maxPendingEvents: number;
+  /** Epoch ms for the rows a commit makes. */
+  now: () => number;
 }
 
 /**
  * Group commit: every publish that arrives while the event loop is busy joins the next
- * transaction, and every transaction committed while a WAL sync is under way shares the next
- * sync. Each caller's promise settles, and listeners hear of the events, only once the
- * commit that holds them is on disk.
+ * append (one transaction, built as data before the call: events, outbox rows, idempotency
+ * keys); appends issued while an earlier one is still becoming durable may share its flush
+ * (the store's business). Each caller's promise settles, and listeners hear of the events,
+ * only once the commit that holds them is durable, in commit order.
  */
 export class GroupCommit {
   private queue: Job[] = [];
   private pendingEvents = 0;
   private scheduled = false;
   private closed = false;
-  private lastDurable: Promise<void> = Promise.resolve();
-  private readonly writeHooks: WriteHook[] = [];
+  /** Commits written and not yet settled, oldest first: they settle in this order. */
+  private unsettled: Commit[] = [];
+  private idleWaiters: Array<() => void> = [];
+  private planner: OutboxPlanner | undefined;
   private readonly listeners: CommitListener[] = [];
 
   constructor(private readonly opts: GroupCommitOptions) {}
 
-  onWrite(hook: WriteHook): void {
-    this.writeHooks.push(hook);
+  /** The outbox: one planner, asked for each commit's delivery rows before it is written. */
+  planOutbox(planner: OutboxPlanner): void {
+    this.planner = planner;
   }
 
   onCommitted(listener: CommitListener): void {
@@ -54,13 +69,13 @@ export class GroupCommit {
   }
 
   /** Queues events for the next commit; resolves with them as stored, in order. */
-  submit(events: NewEvent[], via: Via, alsoWrite?: (stored: StoredEvent[]) => void): Promise<StoredEvent[]> {
+  submit(events: NewEvent[], via: Via, key?: JobKey): Promise<StoredEvent[]> {
     if (this.closed) return Promise.reject(new HubError('shutting_down', { retryAfterS: 1 }));
     if (this.pendingEvents + events.length > this.opts.maxPendingEvents) {
       return Promise.reject(new HubError('overloaded', { retryAfterS: 1 }));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, via, alsoWrite, resolve, reject });
+      this.queue.push({ events, via, key, resolve, reject });
       this.pendingEvents += events.length;
       if (!this.scheduled) {
         this.scheduled = true;
@@ -76,66 +91,100 @@ export class GroupCommit {
     this.pendingEvents = 0;
     this.scheduled = false;
     if (jobs.length === 0) return;
-    const failure = this.commit(jobs);
-    if (failure === undefined) return;
-    if (jobs.length > 1 && !(failure instanceof HubError)) {
-      // Not the storage: one job may be at fault. Commit each alone so the others still land.
-      for (const job of jobs) this.settleFailed([job], this.commit([job]));
-      return;
-    }
-    this.settleFailed(jobs, failure);
+    this.commit(jobs, true);
   }
 
-  /** Flushes what is queued and refuses anything more; resolves once all of it is durable. */
+  /** Flushes what is queued and refuses anything more; resolves once all of it is settled. */
   close(): Promise<void> {
     this.flush();
     this.closed = true;
-    return this.lastDurable;
+    if (this.unsettled.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Commits the jobs in one transaction; returns the error when it did not commit. */
-  private commit(jobs: Job[]): unknown {
+  /**
+   * Writes the jobs in one append. When it fails without writing, and not for the storage's
+   * sake, one job may be at fault: `split` commits each alone so the others still land.
+   */
+  private commit(jobs: Job[], split: boolean): void {
     const { store } = this.opts;
     const started = performance.now();
-    let written: { result: StoredEvent[][]; durable: Promise<void> };
-    try {
-      written = store.transactionThenSync(() => {
-        // All jobs' events in one insert (multi-row statements), then split back per job.
-        const all = store.events.insertMany(jobs.length === 1 ? jobs[0]!.events : jobs.flatMap((job) => job.events));
-        for (const hook of this.writeHooks) hook(all);
-        let at = 0;
-        return jobs.map((job) => {
-          const events = all.slice(at, (at += job.events.length));
-          job.alsoWrite?.(events);
-          return events;
-        });
-      });
-    } catch (err) {
-      return storageError(err);
+    const now = this.opts.now();
+    // All jobs' events in one append (multi-row statements), split back per job after.
+    const events = jobs.length === 1 ? jobs[0]!.events : jobs.flatMap((job) => job.events);
+    const idempotencyKeys: IdempotencyRow[] = [];
+    let at = 0;
+    for (const job of jobs) {
+      if (job.key) idempotencyKeys.push({ key: job.key.key, fingerprint: job.key.fingerprint, response: shiftTemplate(job.key.response, at) });
+      at += job.events.length;
     }
-    const stored = written.result;
-    // Syncs complete in commit order (one in flight at a time), so settling in these
-    // callbacks keeps acknowledgements and notifications in log order.
-    this.lastDurable = written.durable.then(
-      () => this.settle(jobs, stored, started),
-      (err: unknown) => this.settleFailed(jobs, storageError(err)),
+    const commit: Commit = { jobs, events, deliveries: [], started, outcome: undefined };
+    this.unsettled.push(commit);
+    let appended: Promise<AppendResult>;
+    try {
+      commit.deliveries = this.planner?.(events, now) ?? [];
+      appended = store.append({ events, deliveries: commit.deliveries, idempotencyKeys, now });
+    } catch (err) {
+      appended = Promise.reject(err as Error);
+    }
+    appended.then(
+      ({ seqs }) => {
+        const stored = events as StoredEvent[];
+        for (let i = 0; i < stored.length; i++) stored[i]!.seq = seqs[i]!;
+        commit.outcome = { ok: true };
+        this.settleInOrder();
+      },
+      (err: unknown) => {
+        if (err instanceof NotDurableError) {
+          commit.outcome = { ok: false, failure: err.cause };
+        } else {
+          const failure = err;
+          // Nothing was written: one job alone may be at fault.
+          if (split && jobs.length > 1 && !(failure instanceof HubError)) {
+            commit.outcome = { ok: false, failure: undefined };
+            for (const job of jobs) this.commit([job], false);
+          } else {
+            commit.outcome = { ok: false, failure };
+          }
+        }
+        this.settleInOrder();
+      },
     );
-    return undefined;
   }
 
-  private settle(jobs: Job[], stored: StoredEvent[][], started: number): void {
-    const { store, metrics, logger } = this.opts;
-    const all = stored.flat();
-    if (all.length > 0) store.events.markDurable(all.at(-1)!.seq);
+  /** Settles the oldest commits whose outcome is known, so acknowledgements and notifications keep log order. */
+  private settleInOrder(): void {
+    while (this.unsettled.length > 0 && this.unsettled[0]!.outcome !== undefined) {
+      const commit = this.unsettled.shift()!;
+      const outcome = commit.outcome!;
+      if (outcome.ok) this.settle(commit);
+      else this.settleFailed(commit.jobs, outcome.failure);
+    }
+    if (this.unsettled.length === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private settle({ jobs, events, deliveries, started }: Commit): void {
+    const { metrics, logger } = this.opts;
+    const all = events as StoredEvent[];
     metrics.commitDuration.observe((performance.now() - started) / 1000);
     metrics.commitBatchSize.observe(all.length);
-    jobs.forEach((job, i) => {
-      metrics.eventsPublished.inc({ via: job.via }, job.events.length);
-      job.resolve(stored[i]!);
-    });
+    if (jobs.length === 1) {
+      metrics.eventsPublished.inc({ via: jobs[0]!.via }, all.length);
+      jobs[0]!.resolve(all);
+    } else {
+      let at = 0;
+      for (const job of jobs) {
+        metrics.eventsPublished.inc({ via: job.via }, job.events.length);
+        job.resolve(all.slice(at, (at += job.events.length)));
+      }
+    }
     for (const listener of this.listeners) {
       try {
-        listener(all);
+        listener(all, deliveries);
       } catch (err) {
         logger.error({ err }, 'commit listener failed');
       }
@@ -149,4 +198,14 @@ export class GroupCommit {
     if (!(failure instanceof HubError)) this.opts.logger.error({ err: failure }, 'group commit failed');
     for (const job of jobs) job.reject(failure);
   }
+}
+
+interface Commit {
+  jobs: Job[];
+  /** The jobs' events, in order; `seq` is set on them once written. */
+  events: NewEvent[];
+  deliveries: OutboxRow[];
+  started: number;
+  /** Known once the append resolved; a split commit settles nothing itself (failure undefined). */
+  outcome: { ok: true } | { ok: false; failure: unknown } | undefined;
 }

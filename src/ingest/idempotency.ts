@@ -10,12 +10,13 @@ export interface IdempotentResult {
 
 /**
  * Idempotency-Key: the first request with a key runs and its response is saved in the same
- * transaction as its events; a later one with the same body gets that response again, with a
+ * commit as its events; a later one with the same body gets that response again, with a
  * different body a 409. Requests racing on one key wait for the first, so a key never makes
- * two events.
+ * two events. A request is in flight from before it looks its key up in the store, so a second
+ * one arriving during that read waits for it too.
  */
 export class Idempotency {
-  private readonly inFlight = new Map<string, { fingerprint: string; done: Promise<string> }>();
+  private readonly inFlight = new Map<string, { fingerprint: string; done: Promise<IdempotentResult> }>();
 
   constructor(
     private readonly store: Store,
@@ -24,38 +25,36 @@ export class Idempotency {
   ) {}
 
   /**
-   * Runs `execute` once per key. `execute` receives `save`, to be called inside the
-   * transaction that commits the work, with the response (JSON text) to remember.
+   * Runs `execute` once per key. `execute` commits the work with the key (and its response)
+   * and resolves with the response (JSON text).
    */
-  async run(
-    key: string,
-    fingerprint: string,
-    execute: (save: (json: string) => void) => Promise<string>,
-  ): Promise<IdempotentResult> {
+  async run(key: string, fingerprint: string, execute: () => Promise<string>): Promise<IdempotentResult> {
     for (;;) {
       const running = this.inFlight.get(key);
       if (running) {
         if (running.fingerprint !== fingerprint) throw new HubError('idempotency_key_reused');
         try {
-          return { json: await running.done, replayed: true };
+          return { json: (await running.done).json, replayed: true };
         } catch {
           continue; // the first attempt failed and saved nothing: try again ourselves
         }
       }
-      const saved = this.store.idempotency.get(key, this.clock.now() - this.ttlMs);
-      if (saved) {
-        if (saved.fingerprint !== fingerprint) throw new HubError('idempotency_key_reused');
-        return { json: saved.response, replayed: true };
-      }
-      const save = (json: string): void =>
-        this.store.idempotency.put(key, { fingerprint, response: json }, this.clock.now());
-      const done = execute(save);
+      const done = this.once(key, fingerprint, execute);
       this.inFlight.set(key, { fingerprint, done });
       try {
-        return { json: await done, replayed: false };
+        return await done;
       } finally {
         this.inFlight.delete(key);
       }
     }
+  }
+
+  private async once(key: string, fingerprint: string, execute: () => Promise<string>): Promise<IdempotentResult> {
+    const saved = await this.store.savedResponse(key, this.clock.now() - this.ttlMs);
+    if (saved) {
+      if (saved.fingerprint !== fingerprint) throw new HubError('idempotency_key_reused');
+      return { json: saved.response, replayed: true };
+    }
+    return { json: await execute(), replayed: false };
   }
 }

@@ -1,9 +1,10 @@
 import type { Clock, Random } from '../clock.js';
 import type { CursorCodec } from '../domain/cursor.js';
-import { acceptedJson, type NewEvent, type PublishInput, type StoredEvent } from '../domain/envelope.js';
+import { acceptedJson, acceptedJsonParts, type NewEvent, type PublishInput, type StoredEvent } from '../domain/envelope.js';
 import { requestFingerprint } from '../domain/canonical-json.js';
 import { newId } from '../domain/ids.js';
-import type { GroupCommit, Via } from './group-commit.js';
+import { responseTemplate, type ResponseTemplate } from '../domain/response-template.js';
+import type { GroupCommit, JobKey, Via } from './group-commit.js';
 import type { Idempotency, IdempotentResult } from './idempotency.js';
 
 export interface PublishOptions {
@@ -25,12 +26,20 @@ export class Publisher {
 
   /** One event over HTTP; resolves with the `202` body as JSON text once it is durable. */
   publishOne(input: PublishInput, opts: PublishOptions): Promise<IdempotentResult> {
-    return this.publish('one', [input], opts, (events) => this.acceptedJson(events[0]!));
+    return this.publish('one', [input], opts, (events) => this.acceptedJson(events[0]!), (events) =>
+      responseTemplate([acceptedJsonParts(events[0]!)], 0),
+    );
   }
 
   /** A batch over HTTP, all or nothing; the `202` body lists one result per input, in order. */
   publishBatch(inputs: PublishInput[], opts: PublishOptions): Promise<IdempotentResult> {
-    return this.publish('batch', inputs, opts, (events) => `{"events":[${events.map((e) => this.acceptedJson(e)).join(',')}]}`);
+    return this.publish(
+      'batch',
+      inputs,
+      opts,
+      (events) => `{"events":[${events.map((e) => this.acceptedJson(e)).join(',')}]}`,
+      (events) => responseTemplate(events.map(acceptedJsonParts), 0, '{"events":[', ',', ']}'),
+    );
   }
 
   /** One event over WebSocket (no Idempotency-Key there): the committed event's id and cursor. */
@@ -39,29 +48,28 @@ export class Publisher {
     return { id: event!.id, cursor: this.deps.codec.encode(event!.seq) };
   }
 
+  /**
+   * `toJson` renders the response from the stored events; `template` is the same response
+   * before positions exist, saved with the key in the commit (the store fills the cursors in).
+   */
   private async publish(
     kind: 'one' | 'batch',
     inputs: PublishInput[],
     { via, idempotencyKey }: PublishOptions,
     toJson: (events: StoredEvent[]) => string,
+    template: (events: NewEvent[]) => ResponseTemplate,
   ): Promise<IdempotentResult> {
     if (idempotencyKey === undefined) return { json: toJson(await this.commit(inputs, via)), replayed: false };
     const fingerprint = requestFingerprint({ kind, inputs });
-    return this.deps.idempotency.run(idempotencyKey, fingerprint, async (save) => {
-      let json = '';
-      // The response is made inside the transaction so the key and the events commit together.
-      await this.commit(inputs, via, (stored) => save((json = toJson(stored))));
-      return json;
-    });
+    return this.deps.idempotency.run(idempotencyKey, fingerprint, async () =>
+      toJson(await this.commit(inputs, via, (events) => ({ key: idempotencyKey, fingerprint, response: template(events) }))),
+    );
   }
 
-  private commit(inputs: PublishInput[], via: Via, alsoWrite?: (stored: StoredEvent[]) => void): Promise<StoredEvent[]> {
+  private commit(inputs: PublishInput[], via: Via, key?: (events: NewEvent[]) => JobKey): Promise<StoredEvent[]> {
     const now = this.deps.clock.now();
-    return this.deps.groupCommit.submit(
-      inputs.map((input) => this.newEvent(input, now)),
-      via,
-      alsoWrite,
-    );
+    const events = inputs.map((input) => this.newEvent(input, now));
+    return this.deps.groupCommit.submit(events, via, key?.(events));
   }
 
   private newEvent(input: PublishInput, now: number): NewEvent {

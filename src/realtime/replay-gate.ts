@@ -31,6 +31,15 @@ export class ReplayGate<T> {
     this.held = replaying ? [] : null;
   }
 
+  /**
+   * The start position became known: a subscription registers (and holds live events)
+   * before it reads the log's position, so nothing committed in between slips past it. Call
+   * while holding, before anything is replayed; held events at or before `seq` are skipped.
+   */
+  startAfter(seq: number): void {
+    this.last = seq;
+  }
+
   /** The position of the last event delivered (or the start position). */
   get lastSeq(): number {
     return this.last;

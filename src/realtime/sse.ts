@@ -126,7 +126,7 @@ export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount 
 
     const res = reply.raw;
     const stream = new SseStream(res, ctx);
-    const started = startSubscription(ctx, channel, stream, cursor, (err) => {
+    const started = await startSubscription(ctx, channel, stream, cursor, (err) => {
       ctx.logger.error({ err, channel }, 'SSE replay failed');
       res.destroy();
     });

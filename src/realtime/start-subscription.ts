@@ -20,35 +20,45 @@ export type Started =
     };
 
 /**
- * Registers a subscription for live events first, then (with a resumable cursor) lets it
- * replay the store from there. Without a cursor, or with one that cannot be resumed, it is
- * live from the current head, and the head's cursor is handed back so a client that has
- * seen no event yet still has a position to resume from after a drop.
+ * Registers a subscription for live events first, holding them, and only then reads the
+ * log's position: whatever commits meanwhile is held, none of it slips between the two. With
+ * a resumable cursor it then replays the store from there; without a cursor, or with one that
+ * cannot be resumed, it is live from the head read, and the head's cursor is handed back so a
+ * client that has seen no event yet still has a position to resume from after a drop. The
+ * caller cancels and unregisters `sub` if it no longer wants it when this resolves.
  */
-export function startSubscription(
+export async function startSubscription(
   ctx: RealtimeContext,
   channel: string,
   sink: Sink,
   cursor: string | undefined,
   onFailure: (err: unknown) => void,
-): Started {
+): Promise<Started> {
   const { store, codec, registry, metrics, config } = ctx;
-  const events = store.events;
+  if (cursor !== undefined) {
+    const decoded = codec.decode(cursor);
+    if (!decoded.ok && decoded.reason === 'malformed') return { ok: false, code: 'invalid_cursor' };
+  }
+  const sub = new Subscription(channel, sink, config.maxHeldEvents);
+  registry.add(sub);
+  const replay = { store, codec, pageSize: config.replayPageSize, pauseBytes: config.sendBufferBytes / 2 };
+  let position;
+  try {
+    position = await store.position();
+  } catch (err) {
+    sub.cancel();
+    registry.remove(sub);
+    throw err;
+  }
   let reason: GapReason | undefined;
   if (cursor !== undefined) {
-    const check = checkResume(cursor, codec, { prunedThrough: events.prunedThrough(), head: events.headSeq() });
+    const check = checkResume(cursor, codec, position);
     if (check.ok) {
-      const sub = new Subscription(channel, sink, check.seq, true, config.maxHeldEvents);
-      registry.add(sub);
+      sub.startAfter(check.seq);
       metrics.resumes.inc({ transport: sink.transport, outcome: 'resumed' });
       const run = async (): Promise<void> => {
         try {
-          const sent = await sub.replay({
-            events,
-            codec,
-            pageSize: config.replayPageSize,
-            pauseBytes: config.sendBufferBytes / 2,
-          });
+          const sent = await sub.replay(replay);
           metrics.replayEvents.observe({ transport: sink.transport }, sent);
           metrics.delivered.inc({ transport: sink.transport, phase: 'replay' }, sent);
           if (sub.overtaken) ctx.logger.info({ channel, transport: sink.transport, sent }, 'replay overtaken by retention; the subscriber was told (cursor_expired)');
@@ -58,12 +68,20 @@ export function startSubscription(
       };
       return { ok: true, sub, resumed: true, reason: undefined, cursor, run };
     }
-    if (check.reason === 'malformed') return { ok: false, code: 'invalid_cursor' };
+    if (check.reason === 'malformed') return { ok: false, code: 'invalid_cursor' }; // decoded above: not reached
     reason = check.reason;
   }
-  const head = events.headSeq();
-  const sub = new Subscription(channel, sink, head, false, config.maxHeldEvents);
-  registry.add(sub);
+  const { head } = position;
+  sub.startAfter(head);
   metrics.resumes.inc({ transport: sink.transport, outcome: reason ?? 'live' });
-  return { ok: true, sub, resumed: false, reason, cursor: codec.encode(head), run: async () => {} };
+  const run = async (): Promise<void> => {
+    try {
+      // What was committed after the head while this was being set up (normally nothing).
+      const sent = await sub.goLive(replay);
+      if (sent > 0) metrics.delivered.inc({ transport: sink.transport, phase: 'live' }, sent);
+    } catch (err) {
+      onFailure(err);
+    }
+  };
+  return { ok: true, sub, resumed: false, reason, cursor: codec.encode(head), run };
 }

@@ -1,11 +1,11 @@
 import type { CursorCodec } from '../domain/cursor.js';
-import type { EventsRepo } from '../store/events.js';
+import type { Store } from '../store/index.js';
 import { encodePage, type EventFrames } from './event-frames.js';
 import { ReplayGate } from './replay-gate.js';
 import type { Sink } from './sink.js';
 
 export interface ReplayDeps {
-  events: EventsRepo;
+  store: Store;
   codec: CursorCodec;
   /** Most events read per step (adapted down for large events). */
   pageSize: number;
@@ -26,11 +26,29 @@ export class Subscription {
   constructor(
     readonly channel: string,
     readonly sink: Sink,
-    afterSeq: number,
-    replaying: boolean,
     maxHeld: number,
   ) {
-    this.gate = new ReplayGate(afterSeq, replaying, maxHeld);
+    // Holding from the start: the position it starts after is read once it is registered.
+    this.gate = new ReplayGate(0, true, maxHeld);
+  }
+
+  /** Where delivery starts: every event of the channel after `seq`. Call once, before replay or goLive. */
+  startAfter(seq: number): void {
+    this.gate.startAfter(seq);
+  }
+
+  /**
+   * Live from the start position without a replay: sends what was held since registering
+   * (newer than the start), or reads the store on when too much was held. Resolves with how
+   * many events it sent.
+   */
+  async goLive(deps: ReplayDeps): Promise<number> {
+    const held = this.gate.caughtUp();
+    if (held === null) return this.replay(deps);
+    if (this.cancelled || held.length === 0) return 0;
+    for (const frames of held) this.sink.enqueue(frames);
+    this.sink.flush(false);
+    return held.length;
   }
 
   /** A committed live event of this channel: true when it was queued on the sink. */
@@ -55,18 +73,22 @@ export class Subscription {
    * sent (so far, when cancelled or the peer left).
    *
    * A slow replay from a cursor near the retention limit can be overtaken by retention, which
-   * prunes the oldest events first: the next read would then skip what was pruned. Before
-   * each read it checks, and if so tells the peer what a subscribe with that cursor would get
-   * now (cursor expired) and goes live from the head: never a silent gap.
+   * prunes the oldest events first: a read would then skip what was pruned. Each read comes
+   * with the pruned prefix it was made at; past the replay's position, the page is dropped and
+   * the peer is told what a subscribe with that cursor would get now (cursor expired), and it
+   * goes live from the head read: never a silent gap.
    */
-  async replay({ events, codec, pageSize, pauseBytes }: ReplayDeps): Promise<number> {
+  async replay({ store, codec, pageSize, pauseBytes }: ReplayDeps): Promise<number> {
     let sent = 0;
     let limit = pageSize;
     for (;;) {
       if (!this.active) return sent;
-      if (events.prunedThrough() > this.gate.lastSeq) return sent + this.giveUp(events.headSeq(), codec);
       const asked = limit;
-      const page = events.listChannelAfter(this.channel, this.gate.lastSeq, asked);
+      // The page comes with the log's position at the read: when retention had pruned past
+      // the start of the page by then, the page has a hole, and the replay gives up instead.
+      const { events: page, head, prunedThrough } = await store.readChannel(this.channel, this.gate.lastSeq, asked);
+      if (!this.active) return sent;
+      if (prunedThrough > this.gate.lastSeq) return sent + this.giveUp(head, codec);
       const fresh = page.filter((event) => this.gate.replayed(event.seq));
       if (fresh.length > 0) {
         const bytes = encodePage(fresh, codec, this.sink.transport);

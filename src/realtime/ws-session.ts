@@ -37,6 +37,11 @@ export class WsSession extends StreamSink {
   private closeTimer: NodeJS.Timeout | undefined;
   /** The hub is shutting down: publishes are refused (those under way still get their ack). */
   private draining = false;
+  /**
+   * A subscribe waiting for the store: frames that come meanwhile wait behind it, so the
+   * client's frames are still handled (and answered) in the order sent.
+   */
+  private answering: Promise<void> | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -121,24 +126,46 @@ export class WsSession extends StreamSink {
 
   onMessage(data: Buffer, isBinary: boolean): void {
     if (!this.isOpen()) return; // closing: nothing new starts (a publish could not be acknowledged)
-    if (isBinary) return this.sendError(undefined, 'invalid_message', 'Send text frames holding one JSON object.');
+    const answered = this.answering ? this.answering.then(() => this.handle(data, isBinary)) : this.handle(data, isBinary);
+    if (!answered) return;
+    this.answering = answered;
+    answered
+      .catch((err: unknown) => this.ctx.logger.error({ err }, 'client frame failed'))
+      .finally(() => {
+        if (this.answering === answered) this.answering = undefined;
+      });
+  }
+
+  /** One client frame; a subscribe returns the promise of its answer. */
+  private handle(data: Buffer, isBinary: boolean): Promise<void> | undefined {
+    if (!this.isOpen()) return; // closing: nothing new starts (a publish could not be acknowledged)
+    if (isBinary) {
+      this.sendError(undefined, 'invalid_message', 'Send text frames holding one JSON object.');
+      return;
+    }
     const parsed = parseClientFrame(data.toString('utf8'));
-    if (!parsed.ok) return this.sendError(parsed.id, parsed.code, parsed.message);
+    if (!parsed.ok) {
+      this.sendError(parsed.id, parsed.code, parsed.message);
+      return;
+    }
     const { frame } = parsed;
     this.ctx.metrics.framesIn.inc({ op: frame.op });
     switch (frame.op) {
       case 'subscribe':
         return this.subscribe(frame.id, frame.channel, frame.cursor);
       case 'unsubscribe':
-        return this.unsubscribe(frame.id, frame.channel);
+        this.unsubscribe(frame.id, frame.channel);
+        return;
       case 'publish':
-        return this.publish(frame);
+        this.publish(frame);
+        return;
       case 'ping':
-        return this.send(serverFrame.pong(frame.id));
+        this.send(serverFrame.pong(frame.id));
+        return;
     }
   }
 
-  private subscribe(id: number | undefined, channel: string, cursor: string | undefined): void {
+  private async subscribe(id: number | undefined, channel: string, cursor: string | undefined): Promise<void> {
     if (!maySubscribe(this.principal, channel)) {
       return this.sendError(id, 'forbidden', `The token does not grant subscribing to ${channel}.`);
     }
@@ -148,14 +175,21 @@ export class WsSession extends StreamSink {
       const max = this.ctx.config.maxSubscriptionsPerConnection;
       return this.sendError(id, 'too_many_subscriptions', `At most ${max} subscriptions per connection.`);
     }
-    const started = startSubscription(this.ctx, channel, this, cursor, (err) => {
-      this.ctx.logger.error({ err, channel }, 'replay failed');
-      this.close(CloseCode.internalError, 'replay failed: resume from your last cursor');
-    });
+    let started;
+    try {
+      started = await startSubscription(this.ctx, channel, this, cursor, (err) => {
+        this.ctx.logger.error({ err, channel }, 'replay failed');
+        this.close(CloseCode.internalError, 'replay failed: resume from your last cursor');
+      });
+    } catch (err) {
+      this.ctx.logger.error({ err, channel }, 'subscribe failed');
+      return this.sendError(id, 'internal_error', 'Internal error.');
+    }
     if (!started.ok) return this.sendError(id, started.code, 'The cursor is not one this hub issued.');
+    if (!this.isOpen()) return this.drop(started.sub); // the peer left while the store answered
     // Subscribing again replaces the subscription: the new cursor is what the client wants now.
     if (previous) this.drop(previous);
-    this.subs.set(channel, started.sub);
+    (this.subs ??= new Map()).set(channel, started.sub);
     this.send(serverFrame.subscribed(id, channel, started.resumed, started.cursor, started.reason));
     void started.run();
   }

@@ -2,6 +2,7 @@ import type { Attempt, AttemptRecord, ClaimedDelivery, Delivery } from '../domai
 import type { DeliveryState } from '../domain/event-status.js';
 import type { Db } from './db.js';
 import { rowStatements, runInChunks } from './row-statements.js';
+import type { ClaimResult } from './store.js';
 
 export interface NewDelivery {
   id: string;
@@ -10,7 +11,7 @@ export interface NewDelivery {
   eventSeq: number;
 }
 
-export interface ClaimRequest {
+export interface ClaimQuery {
   subscriptionId: string;
   /** Ordered: only the queue head (lowest position), and only when it is due. */
   ordered: boolean;
@@ -20,14 +21,6 @@ export interface ClaimRequest {
   maxEventSeq: number;
 }
 
-export interface ClaimResult {
-  claimed: ClaimedDelivery[];
-  /**
-   * When the subscription next has due work among what was left: epoch ms, or null when
-   * nothing is waiting (or, ordered, when the head is now in flight).
-   */
-  nextDueAt: number | null;
-}
 
 export interface DeliveryFilter {
   subscriptionId?: string | undefined;
@@ -51,7 +44,7 @@ export interface DeliveriesRepo {
   /** Writes one outbox row, due now. Call inside the event's transaction. */
   insert(d: NewDelivery, now: number): void;
   /** Marks due deliveries of one subscription in flight and returns them with their events. */
-  claim(req: ClaimRequest): ClaimResult;
+  claim(req: ClaimQuery): ClaimResult;
   /** Records attempts and their results; a delivery no longer in flight (cancelled) keeps its state. */
   record(records: readonly AttemptRecord[], now: number): void;
   /** Puts in-flight deliveries back in the queue, due now, their attempt not counted. */

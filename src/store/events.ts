@@ -4,11 +4,8 @@ import { rowStatements, runInChunks } from './row-statements.js';
 import type { SettingsRepo } from './settings.js';
 
 export interface EventsRepo {
-  /**
-   * Appends events to the log, in order, and returns them with their positions (the same
-   * objects, `seq` added). Call inside a transaction.
-   */
-  insertMany(events: NewEvent[]): StoredEvent[];
+  /** Appends events to the log, in order, and returns their positions. Call inside a transaction. */
+  insertMany(events: readonly NewEvent[]): number[];
   /**
    * Readers see the log only up to the durable head: an event committed but not yet on disk
    * stays invisible, so no reader can advance a cursor past what a power loss could undo.
@@ -17,6 +14,8 @@ export interface EventsRepo {
   getById(id: string): StoredEvent | undefined;
   /** Events of one channel after a position, oldest first. */
   listChannelAfter(channel: string, afterSeq: number, limit: number): StoredEvent[];
+  /** Events of every channel after a position, oldest first. */
+  listAfter(afterSeq: number, limit: number): StoredEvent[];
   /** The newest durable position (0 for an empty log). */
   headSeq(): number;
   /** Every position up to and including this one has been pruned (0: nothing pruned). */
@@ -60,6 +59,7 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
   const channelAfter = db.prepare<[string, number, number, number], Row>(
     `SELECT ${COLUMNS} FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
   );
+  const after = db.prepare<[number, number, number], Row>(`SELECT ${COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
   const head = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
   const oldest = db.prepare<[number], { seq: number; received_at: number }>(
     'SELECT seq, received_at FROM events ORDER BY seq LIMIT ?',
@@ -72,7 +72,7 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
 
   return {
     insertMany(events) {
-      const stored = events as StoredEvent[];
+      const seqs = new Array<number>(events.length);
       runInChunks(
         events,
         insertRows,
@@ -81,10 +81,10 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
         // One writer and AUTOINCREMENT: the rows of one statement get consecutive positions.
         (start, count, { lastInsertRowid }) => {
           const first = Number(lastInsertRowid) - count + 1;
-          for (let k = 0; k < count; k++) stored[start + k]!.seq = first + k;
+          for (let k = 0; k < count; k++) seqs[start + k] = first + k;
         },
       );
-      return stored;
+      return seqs;
     },
     markDurable(seq) {
       if (seq > durableHead) durableHead = seq;
@@ -94,6 +94,7 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
       return row && fromRow(row);
     },
     listChannelAfter: (channel, afterSeq, limit) => channelAfter.all(channel, afterSeq, durableHead, limit).map(fromRow),
+    listAfter: (afterSeq, limit) => after.all(afterSeq, durableHead, limit).map(fromRow),
     headSeq: () => durableHead,
     prunedThrough: () => prunedThrough,
     pruneBatch(cutoff, batch) {

@@ -1,44 +1,22 @@
 import type { Random } from '../clock.js';
-import { newEpoch } from '../domain/cursor.js';
+import { cursorCodec, newEpoch } from '../domain/cursor.js';
+import { fillTemplate } from '../domain/response-template.js';
 import { openDatabase, type DbOptions } from './db.js';
-import { deliveriesRepo, type DeliveriesRepo } from './deliveries.js';
-import { eventsRepo, type EventsRepo } from './events.js';
-import { idempotencyRepo, type IdempotencyRepo } from './idempotency.js';
-import { settingsRepo, type SettingsRepo } from './settings.js';
-import { subscriptionsRepo, type SubscriptionsRepo } from './subscriptions.js';
+import { deliveriesRepo } from './deliveries.js';
+import { eventsRepo } from './events.js';
+import { idempotencyRepo } from './idempotency.js';
+import { settingsRepo } from './settings.js';
+import { storageError } from './storage-errors.js';
+import { NotDurableError, type ClaimResult, type Store } from './store.js';
+import { subscriptionsRepo } from './subscriptions.js';
+
+export * from './store.js';
 
 /**
- * The only door to SQL. Everything above talks to these repositories, never to SQLite, so
- * another store (PostgreSQL) can stand behind the same interface.
+ * The SQLite store: the intents of `Store` over synchronous better-sqlite3 code, each
+ * resolved at once. Durable writes (subscriptions, re-queues) flush the WAL before they
+ * resolve; the group commit's append waits for the asynchronous WAL sync, its one await.
  */
-export interface Store {
-  /** Random per database; cursors carry it so a foreign cursor is recognised. */
-  readonly epoch: string;
-  readonly events: EventsRepo;
-  readonly idempotency: IdempotencyRepo;
-  readonly settings: SettingsRepo;
-  readonly subscriptions: SubscriptionsRepo;
-  readonly deliveries: DeliveriesRepo;
-  /** Runs `fn` in one write transaction: all of it commits, durably, or none of it. */
-  transaction<T>(fn: () => T): T;
-  /**
-   * Runs `fn` in one write transaction and returns at once; `durable` resolves when the
-   * commit is on disk. Group commit uses it so the event loop is not blocked by fsync.
-   */
-  transactionThenSync<T>(fn: () => T): { result: T; durable: Promise<void> };
-  /**
-   * Like `transaction`, atomic too, but its commit is not flushed to disk on its own: a
-   * process crash never loses it, a power cut may (the next durable commit flushes it). For
-   * bookkeeping whose loss only means redoing work, e.g. delivery claims and outcomes, where
-   * a lost record means one more at-least-once attempt.
-   */
-  relaxedTransaction<T>(fn: () => T): T;
-  /** Throws when the database cannot take a write right now. */
-  checkWritable(): void;
-  /** Checkpoints the WAL into the database file and closes it. */
-  close(): void;
-}
-
 export function openStore(options: DbOptions & { random: Random }): Store {
   const { db, wal, lock } = openDatabase(options);
   const settings = settingsRepo(db);
@@ -48,45 +26,130 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     settings.set('epoch', epoch);
     wal.syncNow();
   }
+  const codec = cursorCodec(epoch);
+  const events = eventsRepo(db, settings);
+  const idempotency = idempotencyRepo(db);
+  const subscriptions = subscriptionsRepo(db);
+  const deliveries = deliveriesRepo(db);
   const probe = db.prepare("UPDATE settings SET value = value WHERE key = 'epoch'");
   // One wrapper for every transaction: better-sqlite3 builds four functions per
   // `db.transaction()` call, a measurable cost at one transaction per dispatcher pass.
   const inTransaction = db.transaction((fn: () => unknown) => fn()).immediate as <T>(fn: () => T) => T;
+  /** A write transaction flushed to disk before it returns. */
+  const durably = <T>(fn: () => T): T => {
+    const result = inTransaction(fn);
+    wal.syncNow();
+    return result;
+  };
+  // Each intent is synchronous inside: a throw becomes a rejection, a result resolves at once.
+  const run = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  };
+  const position = () => ({ head: events.headSeq(), prunedThrough: events.prunedThrough() });
+
   return {
     epoch,
-    settings,
-    events: eventsRepo(db, settings),
-    idempotency: idempotencyRepo(db),
-    transaction(fn) {
-      const result = inTransaction(fn);
-      wal.syncNow();
-      return result;
-    },
-    transactionThenSync(fn) {
-      const result = inTransaction(fn);
-      return { result, durable: wal.sync() };
-    },
-    subscriptions: subscriptionsRepo(db),
-    deliveries: deliveriesRepo(db),
-    relaxedTransaction: (fn) => inTransaction(fn),
-    checkWritable() {
+    append(write) {
+      let seqs: number[];
       try {
-        inTransaction(() => {
-          probe.run();
-          throw ROLLBACK;
+        seqs = inTransaction(() => {
+          const positions = events.insertMany(write.events);
+          for (const d of write.deliveries) {
+            deliveries.insert({ id: d.id, subscriptionId: d.subscriptionId, eventId: write.events[d.event]!.id, eventSeq: positions[d.event]! }, write.now);
+          }
+          for (const k of write.idempotencyKeys) {
+            idempotency.put(k.key, { fingerprint: k.fingerprint, response: fillTemplate(k.response, positions, codec.encode) }, write.now);
+          }
+          return positions;
         });
       } catch (err) {
-        if (err !== ROLLBACK) throw err;
+        return Promise.reject(storageError(err) as Error);
       }
+      // Syncs complete in commit order (one in flight at a time): so do these promises.
+      return wal.sync().then(
+        () => {
+          if (seqs.length > 0) events.markDurable(seqs.at(-1)!);
+          return { seqs };
+        },
+        (err: unknown) => {
+          throw new NotDurableError(storageError(err));
+        },
+      );
     },
-    close() {
-      if (!db.open) return;
-      wal.syncNow();
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      wal.close();
-      db.close();
-      lock.close(); // last: another hub may open the database from here on
-    },
+
+    position: () => run(position),
+    readChannel: (channel, afterSeq, limit) => run(() => ({ events: events.listChannelAfter(channel, afterSeq, limit), ...position() })),
+    readLog: (afterSeq, limit) => run(() => ({ events: events.listAfter(afterSeq, limit), ...position() })),
+    eventById: (id) => run(() => events.getById(id)),
+
+    savedResponse: (key, since) => run(() => idempotency.get(key, since)),
+
+    subscriptions: () => run(() => subscriptions.all()),
+    putSubscription: (sub) => run(() => durably(() => subscriptions.put(sub))),
+    deleteSubscription: (id) => run(() => durably(() => subscriptions.delete(id))),
+
+    delivery: (id) => run(() => deliveries.get(id)),
+    deliveryAttempts: (seq) => run(() => deliveries.attempts(seq)),
+    deliveriesOfEvent: (eventSeq) => run(() => deliveries.ofEvent(eventSeq)),
+    listDeliveries: (filter) => run(() => deliveries.list(filter)),
+    deliveryCounts: () => run(() => deliveries.counts()),
+
+    releaseAll: (now) => run(() => inTransaction(() => deliveries.releaseAll(now))),
+    recordAndClaim: ({ now, records, release, cancel, disable, claims }) =>
+      run(() =>
+        inTransaction(() => {
+          deliveries.record(records, now);
+          deliveries.release(release, now);
+          deliveries.cancelClaimed(cancel, now);
+          for (const { id, reason } of disable) subscriptions.setEnabled(id, false, reason, now);
+          const results: ClaimResult[] = [];
+          if (!claims) return results;
+          let budget = claims.budget;
+          // Nothing is sent for an event a power cut could still undo.
+          const maxEventSeq = events.headSeq();
+          for (const { subscriptionId, ordered, limit } of claims.requests) {
+            if (budget <= 0) break;
+            const result = deliveries.claim({ subscriptionId, ordered, limit: Math.min(limit, budget), now, maxEventSeq });
+            budget -= result.claimed.length;
+            results.push(result);
+          }
+          return results;
+        }),
+      ),
+
+    requeueDelivery: (id, now) => run(() => durably(() => deliveries.requeue(id, now))),
+    redriveDead: (subscriptionId, now, batch) => run(() => durably(() => deliveries.redriveBatch(subscriptionId, now, batch))),
+    cancelWaiting: (subscriptionId, now, batch) => run(() => durably(() => deliveries.cancelBatch(subscriptionId, now, batch))),
+
+    pruneEvents: (cutoff, batch) => run(() => events.pruneBatch(cutoff, batch)),
+    pruneIdempotencyKeys: (cutoff, batch) => run(() => idempotency.pruneBatch(cutoff, batch)),
+    pruneFinishedDeliveries: (cutoff, batch) => run(() => deliveries.pruneFinished(cutoff, batch)),
+    pruneDeliveriesOfPrunedEvents: (batch) => run(() => deliveries.pruneOfEventsThrough(events.prunedThrough(), batch)),
+
+    checkWritable: () =>
+      run(() => {
+        try {
+          inTransaction(() => {
+            probe.run();
+            throw ROLLBACK;
+          });
+        } catch (err) {
+          if (err !== ROLLBACK) throw err;
+        }
+      }),
+    close: () =>
+      run(() => {
+        if (!db.open) return;
+        wal.syncNow();
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        wal.close();
+        db.close();
+        lock.close(); // last: another hub may open the database from here on
+      }),
   };
 }
 

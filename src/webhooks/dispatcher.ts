@@ -3,7 +3,7 @@ import type { CursorCodec } from '../domain/cursor.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
 import type { DisabledReason, Subscription } from '../domain/subscription.js';
 import type { Logger } from '../logger.js';
-import type { Store } from '../store/index.js';
+import type { ClaimRequest, Store } from '../store/index.js';
 import type { PauseRule } from './failure-window.js';
 import { CLAIM_AHEAD, Lanes } from './lanes.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -53,6 +53,13 @@ interface Claim {
   nextDueAt: number;
 }
 
+/** A pass's claims, decided before the store is asked: the store caps them by `budget` in turn. */
+interface ClaimPlan {
+  entries: IndexedSubscription[];
+  requests: ClaimRequest[];
+  budget: number;
+}
+
 /** Every minute each subscription is looked at even without a signal: a safety net, not the mechanism. */
 const RESYNC_MS = 60_000;
 const INFINITY = Number.POSITIVE_INFINITY;
@@ -67,7 +74,7 @@ const PASS_DELAY_MS = 5;
  * Claims due deliveries, sends them, records the outcomes.
  *
  * One pass (run on the next turn after any wake-up, so many wake-ups make one pass) writes,
- * in a single transaction, the outcomes of every attempt finished since the last pass and
+ * in a single store call (one transaction), the outcomes of every attempt finished since the last pass and
  * the claims of new work: for each subscription in turn (round-robin, so the global cap
  * cannot starve the same ones every time) its due deliveries up to `max_in_flight` (1, in
  * queue order, when `ordered`), its rate limit and what is left of the global cap.
@@ -99,6 +106,9 @@ export class Dispatcher {
   private timerAt = INFINITY;
   private resync: NodeJS.Timeout | undefined;
   private roundRobin = 0;
+  /** A pass is waiting for the store: another wake-up then runs one more pass after it. */
+  private passing: Promise<void> | undefined;
+  private passAgain = false;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.lanes = new Lanes(opts.pauseRule);
@@ -108,9 +118,9 @@ export class Dispatcher {
    * Starts dispatching. In-flight rows at start were claimed by a process that is gone (a
    * SQLite database has one hub), so their claims have lapsed: they go back to the queue.
    */
-  start(): void {
+  async start(): Promise<void> {
     const { store, clock, logger } = this.opts;
-    const released = store.relaxedTransaction(() => store.deliveries.releaseAll(clock.now()));
+    const released = await store.releaseAll(clock.now());
     if (released > 0) logger.info({ released }, 'deliveries left in flight by the previous run re-queued');
     this.running = true;
     this.resync = setInterval(() => this.dueAll(), RESYNC_MS);
@@ -140,7 +150,8 @@ export class Dispatcher {
       this.opts.sender.abortAll();
       await all;
     }
-    this.pass(false);
+    while (this.passing) await this.passing;
+    await this.pass(false);
   }
 
   /** Attempts under way now. */
@@ -177,7 +188,9 @@ export class Dispatcher {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (this.running) this.pass(true);
+      if (!this.running) return;
+      if (this.passing) this.passAgain = true;
+      else void this.pass(true);
     });
   }
 
@@ -188,8 +201,20 @@ export class Dispatcher {
     this.wake();
   }
 
-  /** Records what finished and, when `claim`, claims new work: one transaction. */
-  private pass(claim: boolean): void {
+  /** Records what finished and, when `claim`, claims new work: one store call. */
+  private pass(claim: boolean): Promise<void> {
+    const passing = this.passOnce(claim).finally(() => {
+      this.passing = undefined;
+      if (this.passAgain) {
+        this.passAgain = false;
+        this.wake();
+      }
+    });
+    this.passing = passing;
+    return passing;
+  }
+
+  private async passOnce(claim: boolean): Promise<void> {
     const { store, clock, logger } = this.opts;
     clearTimeout(this.soon);
     this.soon = undefined;
@@ -205,15 +230,18 @@ export class Dispatcher {
     const { unsent, cancels } = this;
     this.unsent = [];
     this.cancels = [];
+    const plan = claim ? this.plan(now, new Set(pauses.map((p) => p.sub.id))) : null;
     let claims: Claim[];
     try {
-      claims = store.relaxedTransaction(() => {
-        store.deliveries.record(judged.flatMap((j) => (j.decision ? [j.decision.record] : [])), now);
-        store.deliveries.release([...judged.filter((j) => !j.decision).map((j) => j.claimed.seq), ...unsent], now);
-        store.deliveries.cancelClaimed(cancels, now);
-        for (const { sub, reason } of pauses) store.subscriptions.setEnabled(sub.id, false, reason, now);
-        return claim ? this.claim(now, new Set(pauses.map((p) => p.sub.id))) : [];
+      const results = await store.recordAndClaim({
+        now,
+        records: judged.flatMap((j) => (j.decision ? [j.decision.record] : [])),
+        release: [...judged.filter((j) => !j.decision).map((j) => j.claimed.seq), ...unsent],
+        cancel: cancels,
+        disable: pauses.map(({ sub, reason }) => ({ id: sub.id, reason })),
+        claims: plan && { requests: plan.requests, budget: plan.budget },
       });
+      claims = results.map(({ claimed, nextDueAt }, k) => ({ entry: plan!.entries[k]!, claimed, nextDueAt: nextDueAt ?? INFINITY }));
     } catch (err) {
       // Storage trouble (busy, full): keep everything for the next pass, shortly.
       this.occupy(judged, +1);
@@ -258,28 +286,28 @@ export class Dispatcher {
     }
   }
 
-  /** Claims, within the transaction, what each subscription may take now. Lanes change after commit. */
-  private claim(now: number, pausing: ReadonlySet<string>): Claim[] {
-    const { store, index, maxInFlight, claimBatch } = this.opts;
+  /**
+   * What each subscription may claim now, in round-robin order; the store caps each claim by
+   * what is left of the global room (`budget`) after the ones before it. Lanes change after
+   * the store answered.
+   */
+  private plan(now: number, pausing: ReadonlySet<string>): ClaimPlan {
+    const { index, maxInFlight, claimBatch } = this.opts;
     const subs = index.all();
-    const claims: Claim[] = [];
-    let room = CLAIM_AHEAD * maxInFlight - this.inFlight;
-    // Nothing is sent for an event a power cut could still undo.
-    const maxEventSeq = store.events.headSeq();
-    for (let k = 0; k < subs.length && room > 0; k++) {
+    const plan: ClaimPlan = { entries: [], requests: [], budget: CLAIM_AHEAD * maxInFlight - this.inFlight };
+    for (let k = 0; k < subs.length && plan.budget > 0; k++) {
       const entry = subs[(this.roundRobin + k) % subs.length]!;
       const { sub } = entry;
       if (!sub.enabled || pausing.has(sub.id)) continue; // held: its deliveries wait, nothing is claimed
       const lane = this.lanes.of(sub, now);
       if (lane.nextDueAt > now) continue;
-      const limit = Math.min(lane.room(sub, now), room, claimBatch);
+      const limit = Math.min(lane.room(sub, now), claimBatch);
       if (limit <= 0) continue; // a finished attempt or the timer wakes us
-      const { claimed, nextDueAt } = store.deliveries.claim({ subscriptionId: sub.id, ordered: sub.ordered, limit, now, maxEventSeq });
-      room -= claimed.length;
-      claims.push({ entry, claimed, nextDueAt: nextDueAt ?? INFINITY });
+      plan.entries.push(entry);
+      plan.requests.push({ subscriptionId: sub.id, ordered: sub.ordered, limit });
     }
     this.roundRobin = subs.length > 0 ? (this.roundRobin + 1) % subs.length : 0;
-    return claims;
+    return plan;
   }
 
   /** Starts the claimed attempts and sets the timer for the next known due time. */

@@ -1,11 +1,10 @@
 import type { Clock, Random } from '../clock.js';
 import type { Config } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
-import { deliveryJson } from '../domain/delivery.js';
+import { deliveryJson, type DeliveryJson } from '../domain/delivery.js';
 import type { StoredEvent } from '../domain/envelope.js';
 import { newId } from '../domain/ids.js';
 import type { RetryPolicy } from '../domain/retry-policy.js';
-import type { DeliveryJson } from '../domain/delivery.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -13,6 +12,7 @@ import type { PruneTask } from '../retention.js';
 import type { Store } from '../store/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { createWebhookMetrics } from './metrics.js';
+import { outboxRows, subscriptionsOf } from './outbox.js';
 import { HttpSender } from './sender.js';
 import { SubscriptionIndex } from './subscription-index.js';
 import { SubscriptionService } from './subscription-service.js';
@@ -32,11 +32,14 @@ export interface WebhooksDeps {
 export interface Webhooks {
   readonly service: SubscriptionService;
   readonly dispatcher: Dispatcher;
-  deliveriesOf(event: StoredEvent): DeliveryJson[];
+  deliveriesOf(event: StoredEvent): Promise<DeliveryJson[]>;
   readonly pruneTasks: PruneTask[];
   /** A problem that makes the hub not ready, or null. */
   readonly readiness: () => string | null;
-  start(): void;
+  /** Loads the subscriptions into the in-memory index: before anything is published. */
+  load(): Promise<void>;
+  /** Resolves once the dispatcher runs. */
+  start(): Promise<void>;
   /** Stops claiming; attempts under way get `graceMs` to finish, then go back to the queue. */
   stop(graceMs: number): Promise<void>;
 }
@@ -63,7 +66,6 @@ export function createWebhooks({ config, store, codec, groupCommit, clock, rando
   const log = logger.child({ module: 'webhooks' });
   const cfg = config.webhooks;
   const index = new SubscriptionIndex(hubPolicy(config));
-  for (const sub of store.subscriptions.all()) index.set(sub);
 
   const sender = new HttpSender({
     allowPrivateUrls: config.allowPrivateUrls,
@@ -71,7 +73,7 @@ export function createWebhooks({ config, store, codec, groupCommit, clock, rando
     responseBodyBytes: cfg.responseBodyBytes,
   });
   const webhookMetrics = createWebhookMetrics(metrics.registry, {
-    counts: () => store.deliveries.counts(),
+    counts: () => store.deliveryCounts(),
     subscriptionIds: () => index.all().map((e) => e.sub.id),
     inFlight: () => dispatcher.attemptsInFlight, // read at scrape time, after construction
   });
@@ -99,53 +101,34 @@ export function createWebhooks({ config, store, codec, groupCommit, clock, rando
     previousSecretTtlMs: cfg.previousSecretTtlMs,
   });
 
-  // The outbox: inside the commit transaction, one delivery per matching subscription,
-  // enabled or not (a disabled one holds its deliveries until enabled again).
-  // `touched`: subscription → the newest event it got a delivery for, not yet known durable.
-  const touched = new Map<string, number>();
-  groupCommit.onWrite((events) => {
-    const now = clock.now();
-    for (const event of events) {
-      for (const { sub } of index.match(event.channel, event.type)) {
-        store.deliveries.insert(
-          { id: newId('dlv', clock, random), subscriptionId: sub.id, eventId: event.id, eventSeq: event.seq },
-          now,
-        );
-        touched.set(sub.id, event.seq);
-      }
-    }
-  });
-  // Once a commit is durable: wake the dispatcher for the subscriptions that got work. A
-  // later commit may already have been written while this one synced (its deliveries are not
-  // claimable yet): a subscription stays in `touched` until the events it got are all durable,
-  // so that commit's own notification wakes it again. (A rolled-back commit only leaves a
-  // harmless hint behind.)
-  groupCommit.onCommitted((events) => {
-    const durable = events.at(-1)?.seq ?? 0;
-    for (const [id, seq] of touched) {
-      dispatcher.dueNow(id);
-      if (seq <= durable) touched.delete(id);
-    }
+  // The outbox: planned from the index before each commit, written in it. Once the commit is
+  // durable, the subscriptions that got work are woken (its deliveries are claimable now).
+  groupCommit.planOutbox((events) => outboxRows(events, index, () => newId('dlv', clock, random)));
+  groupCommit.onCommitted((_events, deliveries) => {
+    for (const id of subscriptionsOf(deliveries)) dispatcher.dueNow(id);
   });
 
   const keep = config.retention;
   return {
     service,
     dispatcher,
-    deliveriesOf: (event) => store.deliveries.ofEvent(event.seq).map(deliveryJson),
+    deliveriesOf: async (event) => (await store.deliveriesOfEvent(event.seq)).map(deliveryJson),
     pruneTasks: [
       {
         table: 'deliveries',
-        pruneBatch: (now) => store.deliveries.pruneFinished(now - keep.deliveriesMs, keep.batchSize),
+        pruneBatch: (now) => store.pruneFinishedDeliveries(now - keep.deliveriesMs, keep.batchSize),
       },
       {
         // Deliveries of events retention already removed, held ones included: nothing
         // could be sent for them any more.
         table: 'deliveries',
-        pruneBatch: () => store.deliveries.pruneOfEventsThrough(store.events.prunedThrough(), keep.batchSize),
+        pruneBatch: () => store.pruneDeliveriesOfPrunedEvents(keep.batchSize),
       },
     ],
     readiness: () => dispatcher.problem(),
+    async load() {
+      for (const sub of await store.subscriptions()) index.set(sub);
+    },
     start: () => dispatcher.start(),
     async stop(graceMs) {
       await dispatcher.stop(graceMs);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { DeliveryCounts } from '../store/deliveries.js';
+import type { DeliveryCounts } from '../store/index.js';
 import type { SendOutcome } from './sender.js';
 
 export interface WebhookMetrics {
@@ -12,7 +12,7 @@ export interface WebhookMetrics {
 }
 
 export interface WebhookMetricSources {
-  counts(): DeliveryCounts;
+  counts(): Promise<DeliveryCounts>;
   /** Known subscriptions: each gets a series, 0 when it has nothing waiting. */
   subscriptionIds(): string[];
   inFlight(): number;
@@ -22,11 +22,11 @@ export interface WebhookMetricSources {
 export function createWebhookMetrics(registry: Registry, sources: WebhookMetricSources): WebhookMetrics {
   const registers = [registry];
   const perSubscription = (pick: (c: DeliveryCounts) => Map<string, number>) =>
-    function collect(this: Gauge<'subscription_id'>): void {
+    async function collect(this: Gauge<'subscription_id'>): Promise<void> {
       this.reset();
       let counts: DeliveryCounts;
       try {
-        counts = sources.counts();
+        counts = await sources.counts();
       } catch {
         return; // database closing: report nothing rather than fail the scrape
       }

@@ -47,7 +47,7 @@ function entryOf(sub: Subscription, hubPolicy: RetryPolicy): Entry {
 
 /**
  * Every subscription in memory, kept in step with each write, so that matching an event
- * (inside the commit transaction) costs a map lookup plus the wildcard patterns, never a
+ * (planning each commit's outbox) costs a map lookup plus the wildcard patterns, never a
  * query. Exact channel names go through a map; only wildcard patterns are tried in turn.
  */
 export class SubscriptionIndex {

@@ -24,11 +24,11 @@ export interface SubscriptionServiceOptions {
 /** Rows changed per transaction in bulk operations, so publishing never waits long behind them. */
 const BULK_BATCH = 1000;
 
-/** Runs `step` (one short transaction, returns rows changed) until a batch comes back short; yields between. */
-async function inBatches(step: () => number): Promise<number> {
+/** Runs `step` (one short transaction, resolves with rows changed) until a batch comes back short; yields between. */
+async function inBatches(step: () => Promise<number>): Promise<number> {
   let total = 0;
   for (;;) {
-    const n = step();
+    const n = await step();
     total += n;
     if (n < BULK_BATCH) return total;
     await new Promise((resolve) => setImmediate(resolve));
@@ -37,7 +37,7 @@ async function inBatches(step: () => number): Promise<number> {
 
 /**
  * Subscription writes and delivery re-queues. Each write commits durably, then updates the
- * in-memory index in the same turn, so the next event matched sees it.
+ * in-memory index as soon as it resolves, so the next event matched sees it.
  */
 export class SubscriptionService {
   constructor(private readonly opts: SubscriptionServiceOptions) {}
@@ -68,7 +68,7 @@ export class SubscriptionService {
       createdAt: now,
       updatedAt: now,
     };
-    this.save(sub, false);
+    await this.save(sub, false);
     logger.info({ subscriptionId: sub.id, url: redactUrl(sub.url) }, 'subscription created');
     return sub;
   }
@@ -87,7 +87,7 @@ export class SubscriptionService {
       updated.enabled = false;
       updated.disabledReason = 'manual';
     }
-    this.save(updated, !current.enabled && updated.enabled);
+    await this.save(updated, !current.enabled && updated.enabled);
     this.opts.logger.info({ subscriptionId: id, fields: Object.keys(patch), enabled }, 'subscription updated');
     return updated;
   }
@@ -102,8 +102,8 @@ export class SubscriptionService {
     const { store, index, dispatcher, clock, logger } = this.opts;
     index.remove(id); // no new deliveries, no new claims from here on
     try {
-      const cancelled = await inBatches(() => store.transaction(() => store.deliveries.cancelBatch(id, clock.now(), BULK_BATCH)));
-      store.transaction(() => store.subscriptions.delete(id));
+      const cancelled = await inBatches(() => store.cancelWaiting(id, clock.now(), BULK_BATCH));
+      await store.deleteSubscription(id);
       dispatcher.forget(id);
       logger.info({ subscriptionId: id, cancelled }, 'subscription deleted');
     } catch (err) {
@@ -113,7 +113,7 @@ export class SubscriptionService {
   }
 
   /** A new secret; the previous one keeps signing alongside for the configured time. */
-  rotateSecret(id: string): Subscription {
+  async rotateSecret(id: string): Promise<Subscription> {
     const current = this.get(id);
     const now = this.opts.clock.now();
     const rotated: Subscription = {
@@ -123,7 +123,7 @@ export class SubscriptionService {
       secret: newSecret(this.opts.random),
       updatedAt: now,
     };
-    this.save(rotated, false);
+    await this.save(rotated, false);
     this.opts.logger.info({ subscriptionId: id }, 'subscription secret rotated');
     return rotated;
   }
@@ -132,16 +132,16 @@ export class SubscriptionService {
   async redriveDead(id: string): Promise<number> {
     this.get(id);
     const { store, dispatcher, clock, logger } = this.opts;
-    const requeued = await inBatches(() => store.transaction(() => store.deliveries.redriveBatch(id, clock.now(), BULK_BATCH)));
+    const requeued = await inBatches(() => store.redriveDead(id, clock.now(), BULK_BATCH));
     dispatcher.dueNow(id);
     logger.info({ subscriptionId: id, requeued }, 'dead deliveries redriven');
     return requeued;
   }
 
   /** Re-queues one delivery now (a finished one with a fresh retry budget). */
-  retryDelivery(deliveryId: string): Delivery {
+  async retryDelivery(deliveryId: string): Promise<Delivery> {
     const { store, dispatcher, clock } = this.opts;
-    const result = store.transaction(() => store.deliveries.requeue(deliveryId, clock.now()));
+    const result = await store.requeueDelivery(deliveryId, clock.now());
     if (!result.ok) {
       if (result.reason === 'in_flight') throw new HubError('delivery_in_flight');
       if (result.reason === 'cancelled') throw new HubError('subscription_deleted');
@@ -151,9 +151,9 @@ export class SubscriptionService {
     return result.delivery;
   }
 
-  private save(sub: Subscription, reenabled: boolean): void {
+  private async save(sub: Subscription, reenabled: boolean): Promise<void> {
     const { store, index, dispatcher } = this.opts;
-    store.transaction(() => store.subscriptions.put(sub));
+    await store.putSubscription(sub);
     index.set(sub);
     dispatcher.changed(sub, reenabled);
   }

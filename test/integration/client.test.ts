@@ -74,7 +74,7 @@ describe('pushhub/client in Node', () => {
   it('tells the app when a channel cannot be resumed (resumed:false)', async () => {
     const old = await publish(hub, 'gappy', 1);
     await publish(hub, 'gappy', 2);
-    hub.app.store.events.pruneBatch(Date.now() + 1000, 100_000);
+    await hub.app.store.pruneEvents(Date.now() + 1000, 100_000);
     const client = connect({ url: hub.url, token: API_KEY });
     const gaps: Gap[] = [];
     client.on('gap', (g) => gaps.push(g));

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemRandom } from '../../src/clock.js';
+import { cursorCodec } from '../../src/domain/cursor.js';
 import type { NewEvent } from '../../src/domain/envelope.js';
+import { defaultSettings, type Subscription } from '../../src/domain/subscription.js';
 import { HubError } from '../../src/errors.js';
 import { GroupCommit } from '../../src/ingest/group-commit.js';
 import { createLogger } from '../../src/logger.js';
@@ -28,10 +30,10 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'pushhub-gc-'));
   store = openStore({ path: join(dir, 'p.db'), synchronous: 'FULL', busyTimeoutMs: 0, random: systemRandom });
   metrics = createMetrics();
-  gc = new GroupCommit({ store, metrics, logger: createLogger('silent'), maxPendingEvents: 100 });
+  gc = new GroupCommit({ store, metrics, logger: createLogger('silent'), maxPendingEvents: 100, now: () => 1 });
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -50,12 +52,35 @@ describe('group commit', () => {
 
   it('tells listeners after the commit, with the whole batch in log order', async () => {
     const seen: number[][] = [];
-    let inTransaction = 0;
-    gc.onWrite((events) => (inTransaction += events.length));
+    let planned = 0;
+    gc.planOutbox((events) => ((planned += events.length), []));
     gc.onCommitted((events) => seen.push(events.map((e) => e.seq)));
     await Promise.all([gc.submit([event()], 'http'), gc.submit([event(), event()], 'ws')]);
-    expect(inTransaction).toBe(3);
+    expect(planned).toBe(3);
     expect(seen).toEqual([[1, 2, 3]]);
+  });
+
+  it("writes the planned outbox rows with their events, and hands them to listeners once durable", async () => {
+    await store.putSubscription(subscription('sub_a'));
+    const heard: Array<{ seqs: number[]; rows: string[] }> = [];
+    gc.planOutbox((events) => events.flatMap((e, i) => (e.channel === 'hooked' ? [{ id: `dlv_${e.id}`, subscriptionId: 'sub_a', event: i }] : [])));
+    gc.onCommitted((events, rows) => heard.push({ seqs: events.map((e) => e.seq), rows: rows.map((r) => r.id) }));
+    const [a, b] = await Promise.all([gc.submit([event('other'), event('hooked')], 'http'), gc.submit([event('hooked')], 'http')]);
+    expect(heard).toEqual([{ seqs: [1, 2, 3], rows: [`dlv_${a![1]!.id}`, `dlv_${b![0]!.id}`] }]);
+    expect((await store.deliveriesOfEvent(a![1]!.seq)).map((d) => [d.id, d.eventId, d.eventSeq])).toEqual([[`dlv_${a![1]!.id}`, a![1]!.id, 2]]);
+    expect((await store.deliveriesOfEvent(b![0]!.seq)).map((d) => [d.id, d.eventSeq])).toEqual([[`dlv_${b![0]!.id}`, 3]]);
+    expect(await store.deliveriesOfEvent(a![0]!.seq)).toEqual([]);
+  });
+
+  it("saves each job's idempotency key with its response, cursors filled in from the commit's positions", async () => {
+    const codec = cursorCodec(store.epoch);
+    const template = { pieces: ['{"c":"', '","d":"', '"}'], cursorOf: [0, 1] };
+    await Promise.all([
+      gc.submit([event()], 'http'),
+      gc.submit([event(), event()], 'http', { key: 'k1', fingerprint: 'f1', response: template }),
+    ]);
+    expect(await store.savedResponse('k1', 0)).toEqual({ fingerprint: 'f1', response: `{"c":"${codec.encode(2)}","d":"${codec.encode(3)}"}` });
+    expect(await store.savedResponse('k1', 2)).toBeUndefined(); // older than asked
   });
 
   it('isolates a job that fails on its own, so the others of its batch still land', async () => {
@@ -65,7 +90,7 @@ describe('group commit', () => {
     await expect(dup).rejects.toThrow(/UNIQUE/);
     expect((await ok1)[0]!.seq).toBeGreaterThan(0);
     expect((await ok2)[0]!.seq).toBeGreaterThan(0);
-    expect(store.events.getById('evt_same')).toBeUndefined();
+    expect(await store.eventById('evt_same')).toBeUndefined();
   });
 
   it('refuses with 503 overloaded past the pending limit, and shutting_down once closed', async () => {
@@ -86,40 +111,56 @@ describe('group commit', () => {
 });
 
 describe('durability ordering', () => {
+  const write = (events: NewEvent[]) => ({ events, deliveries: [], idempotencyKeys: [], now: 1 });
+
   it('keeps an event invisible to readers until the sync that covers it returned', async () => {
-    let inserted: { id: string; seq: number } | undefined;
-    const { durable } = store.transactionThenSync(() => {
-      inserted = store.events.insertMany([event('vis')])[0];
-    });
-    expect(store.events.getById(inserted!.id)).toBeUndefined();
-    expect(store.events.listChannelAfter('vis', 0, 10)).toEqual([]);
-    expect(store.events.headSeq()).toBe(0);
-    await durable;
-    store.events.markDurable(inserted!.seq);
-    expect(store.events.getById(inserted!.id)?.seq).toBe(inserted!.seq);
-    expect(store.events.headSeq()).toBe(inserted!.seq);
+    const inserted = event('vis');
+    const appended = store.append(write([inserted]));
+    // The transaction ran inside the call; its sync is still under way.
+    expect(await store.eventById(inserted.id)).toBeUndefined();
+    expect((await store.readChannel('vis', 0, 10)).events).toEqual([]);
+    expect((await store.position()).head).toBe(0);
+    const { seqs } = await appended;
+    expect((await store.eventById(inserted.id))?.seq).toBe(seqs[0]);
+    expect((await store.position()).head).toBe(seqs[0]);
+    expect((await store.readChannel('vis', 0, 10)).events.map((e) => e.seq)).toEqual(seqs);
   });
 
   it('acknowledges commits in order even when many share a sync', async () => {
     const order: number[] = [];
-    await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        store.transactionThenSync(() => store.events.insertMany([event()])).durable.then(() => order.push(i)),
-      ),
-    );
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.append(write([event()])).then(() => order.push(i))));
     expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('reads the whole log after a position, oldest first, with the head it read at', async () => {
+    await store.append(write([event('x'), event('y'), event('x')]));
+    const page = await store.readLog(1, 10);
+    expect(page.events.map((e) => [e.seq, e.channel])).toEqual([[2, 'y'], [3, 'x']]);
+    expect(page).toMatchObject({ head: 3, prunedThrough: 0 });
   });
 });
 
-describe('insertMany', () => {
-  it('gives the rows of a multi-row statement consecutive positions, in order, across chunk edges', () => {
+describe('append positions', () => {
+  it('gives the events of an append consecutive positions, in order, across chunk edges', async () => {
     for (const n of [1, 49, 50, 51, 137]) {
       const events = Array.from({ length: n }, () => event('many'));
-      const stored = store.transaction(() => store.events.insertMany(events));
-      const seqs = stored.map((e) => e.seq);
+      const { seqs } = await store.append({ events, deliveries: [], idempotencyKeys: [], now: 1 });
       expect(seqs).toEqual(Array.from({ length: n }, (_, i) => seqs[0]! + i));
-      store.events.markDurable(seqs.at(-1)!);
-      for (const e of stored) expect(store.events.getById(e.id)?.seq).toBe(e.seq);
+      for (const [i, e] of events.entries()) expect((await store.eventById(e.id))?.seq).toBe(seqs[i]);
     }
   });
 });
+
+function subscription(id: string): Subscription {
+  return {
+    ...defaultSettings('http://127.0.0.1:1/hook', ['hooked']),
+    id,
+    secret: 'whsec_test',
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    enabled: true,
+    disabledReason: null,
+    createdAt: 1,
+    updatedAt: 1,
+  };
+}

@@ -59,14 +59,14 @@ describe('POST /v1/events', () => {
   });
 
   it('gives every field that is wrong, and writes nothing', async () => {
-    const before = hub.app.store.events.headSeq();
+    const before = (await hub.app.store.position()).head;
     const res = await publish({ channel: 'bad channel', type: '', occurred_at: 'yesterday', extra: 1 });
     expect(res.status).toBe(400);
     const { error } = (await res.json()) as { error: { code: string; message: string; details: Array<{ field: string }> } };
     expect(error.code).toBe('invalid_request');
     expect(error.message).toEqual(expect.any(String));
     expect(error.details.map((d) => d.field).sort()).toEqual(['channel', 'data', 'extra', 'occurred_at', 'type']);
-    expect(hub.app.store.events.headSeq()).toBe(before);
+    expect((await hub.app.store.position()).head).toBe(before);
   });
 
   it.each([
@@ -130,7 +130,7 @@ describe('POST /v1/events/batch', () => {
   });
 
   it('rejects the whole batch when one event is invalid, and writes nothing', async () => {
-    const before = hub.app.store.events.headSeq();
+    const before = (await hub.app.store.position()).head;
     const events = [
       { channel: 'ok', type: 't', data: 1 },
       { channel: 'ok', type: 't', data: 2 },
@@ -140,7 +140,7 @@ describe('POST /v1/events/batch', () => {
     expect(res.status).toBe(400);
     const { error } = (await res.json()) as { error: { details: Array<{ field: string }> } };
     expect(error.details).toEqual([{ field: 'events[2].channel', message: expect.any(String) }]);
-    expect(hub.app.store.events.headSeq()).toBe(before);
+    expect((await hub.app.store.position()).head).toBe(before);
   });
 
   it('refuses an empty batch and one over 1000', async () => {

@@ -23,8 +23,8 @@ describe('retention', () => {
     const recent = await publishMany('ret', 5);
     clock.advance(1 * DAY + 1);
     await hub.app.retention.runOnce();
-    expect(hub.app.store.events.getById(old[29]!.id)).toBeUndefined();
-    expect(hub.app.store.events.getById(recent[0]!.id)).toBeDefined();
+    expect(await hub.app.store.eventById(old[29]!.id)).toBeUndefined();
+    expect(await hub.app.store.eventById(recent[0]!.id)).toBeDefined();
 
     const all = (await (await hub.api('/v1/channels/ret/events')).json()) as { events: Array<{ id: string }> };
     expect(all.events.map((e) => e.id)).toEqual(recent.map((e) => e.id));

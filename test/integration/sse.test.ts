@@ -66,7 +66,7 @@ describe('GET /v1/channels/:channel/sse', () => {
   it('starts an expired cursor with event: reset, then goes live', async () => {
     const old = await publish(hub, 'reset', 'old');
     await publish(hub, 'reset', 'pruned too'); // so that one event after `old` is gone
-    hub.app.store.events.pruneBatch(Date.now() + 1000, 10_000);
+    await hub.app.store.pruneEvents(Date.now() + 1000, 10_000);
     const sse = await SseClient.open(`${hub.url}/v1/channels/reset/sse`, { ...auth, 'last-event-id': old.cursor });
     await sse.waitFor(() => sse.messages.length === 1);
     const reset = sse.messages[0]!;

@@ -1,8 +1,9 @@
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { API_KEY, startHub, type TestHub } from '../helpers/hub.js';
 import { handMadeJwt, mintToken, publish } from '../helpers/tokens.js';
-import { connect } from '../helpers/ws-client.js';
+import { connect, type EventFrame } from '../helpers/ws-client.js';
 
 let hub: TestHub;
 beforeAll(async () => {
@@ -40,6 +41,33 @@ describe('WebSocket pub/sub', () => {
     c.close();
   });
 
+  it('answers frames that arrive together in the order sent, a subscribe waiting for the store included', async () => {
+    const first = await publish(hub, 'together', 0);
+    await publish(hub, 'together', 1);
+    const c = await connect(hub.url, { bearer: API_KEY });
+    // One TCP write: the hub parses all four frames in one go, while the first subscribe
+    // still waits for the store.
+    const socket = (c.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    c.send({ op: 'subscribe', channel: 'together', cursor: first.cursor, id: 101 });
+    c.send({ op: 'unsubscribe', channel: 'together', id: 102 });
+    c.send({ op: 'subscribe', channel: 'together', id: 103 });
+    c.send({ op: 'ping', id: 104 });
+    socket.uncork();
+    await c.next((f) => f.id === 104);
+    expect(c.frames.filter((f) => f.id !== undefined).map((f) => [f.op, f.id])).toEqual([
+      ['subscribed', 101],
+      ['unsubscribed', 102],
+      ['subscribed', 103],
+      ['pong', 104],
+    ]);
+    const live = await publish(hub, 'together', 2);
+    await c.next((f) => f.op === 'event' && (f as EventFrame).event.id === live.id);
+    expect((await c.request({ op: 'ping' })).op).toBe('pong');
+    expect(c.events('together').filter((e) => e.id === live.id)).toHaveLength(1);
+    c.close();
+  });
+
   it('resumes from a cursor across replay pages, then goes live with nothing repeated', async () => {
     const first = await publish(hub, 'resume', 0);
     for (let i = 1; i <= 10; i++) await publish(hub, 'resume', i);
@@ -60,7 +88,7 @@ describe('WebSocket pub/sub', () => {
     c.close();
     const old = await publish(hub, 'gap', 'old');
     await publish(hub, 'gap', 'newer');
-    hub.app.store.events.pruneBatch(Date.now() + 1000, 1000); // retention removes everything
+    await hub.app.store.pruneEvents(Date.now() + 1000, 1000); // retention removes everything
     const c2 = await connect(hub.url, { bearer: API_KEY });
     const expired = await c2.request({ op: 'subscribe', channel: 'gap', cursor: old.cursor });
     expect(expired).toMatchObject({ resumed: false, reason: 'cursor_expired' });

@@ -93,3 +93,16 @@ describe('ReplayGate', () => {
     );
   });
 });
+
+describe('ReplayGate started before its position is known', () => {
+  it('holds from registration, then skips what the position read already covers', () => {
+    const gate = new ReplayGate<number>(0, true, 10);
+    expect(gate.live(4, 4)).toBe(false); // committed while the position was read: held
+    expect(gate.live(6, 6)).toBe(false);
+    gate.startAfter(5); // the head read: 5
+    expect(gate.caughtUp()).toEqual([6]); // 4 is before the start: not sent
+    expect(gate.lastSeq).toBe(6);
+    expect(gate.live(6, 6)).toBe(false);
+    expect(gate.live(7, 7)).toBe(true);
+  });
+});
