@@ -1,8 +1,7 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config.js';
 import type { AttemptJson, DeliveryJson } from '../../src/domain/delivery.js';
 import type { TestHub } from './hub.js';
+import { freePort } from './ports.js';
 
 export interface CreatedSubscription {
   id: string;
@@ -73,10 +72,4 @@ export async function attemptsOf(hub: TestHub, deliveryId: string): Promise<Atte
 }
 
 /** A local port nothing listens on (connection refused). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export const closedPort = freePort;
