@@ -26,13 +26,16 @@ export function canonicalOrigin(value: string): string | undefined {
 /** Is a present `Origin` header allowed? (No `Origin` at all is not a browser: callers let it through.) */
 export type OriginCheck = (origin: string) => boolean;
 
+/** Whether the setting is `*` (otherwise it names origins, and answers depend on `Origin`: `Vary: Origin`). */
+export const allowsEveryOrigin = (setting: readonly string[]): boolean => setting.includes('*');
+
 /**
  * Builds the check for a setting as config.ts parses it: `['*']` allows every origin,
  * `null` and the malformed included (a `*` page gets nothing a script without a browser
  * could not get anyway); a list allows exactly its origins, compared in canonical form.
  */
 export function originCheck(setting: readonly string[]): OriginCheck {
-  if (setting.includes('*')) return () => true;
+  if (allowsEveryOrigin(setting)) return () => true;
   const allowed = new Set(setting.map((o) => canonicalOrigin(o)).filter((o): o is string => o !== undefined));
   return (origin) => {
     const canonical = canonicalOrigin(origin);
@@ -40,8 +43,6 @@ export function originCheck(setting: readonly string[]): OriginCheck {
   };
 }
 
-/** Whether the setting names origins (the answer then depends on `Origin`: `Vary: Origin`). */
-export const allowsEveryOrigin = (setting: readonly string[]): boolean => setting.includes('*');
 
 /** The error message for a refused origin, naming the setting that decides it. */
 export const originRefusedMessage = (origin: string): string =>
