@@ -63,10 +63,12 @@ export function referenceRoutes(app: FastifyInstance, catalogue: RouteCatalogue,
   let openapi: Record<string, unknown> | undefined;
   const openApiDocument = (): Record<string, unknown> =>
     (openapi ??= buildOpenApi([...catalogue.documented, ...outsideRouter, { method: 'GET', url: DOCS_PREFIX, doc: DOCS.docs }], { version }));
-  const asyncapi = JSON.stringify(buildAsyncApi({ version }));
 
   app.get('/openapi.json', { config: { doc: DOCS.openapi } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(openApiDocument()));
-  app.get('/asyncapi.json', { config: { doc: DOCS.asyncapi } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(asyncapi));
+  // The servers it names are this hub as the client reached it (behind a proxy, the proxy).
+  app.get('/asyncapi.json', { config: { doc: DOCS.asyncapi } }, async (request, reply) =>
+    reply.type('application/json; charset=utf-8').send(buildAsyncApi({ version }, request.headers.host ?? `${request.hostname}`)),
+  );
   app.register(async (scope) => {
     await scope.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
     await scope.register(swaggerUi, {

@@ -31,8 +31,11 @@ function message(name: string, { schema, summary }: Named): Json {
   return { name, title: name, summary, contentType: 'application/json', payload: { $ref: ref(id) } };
 }
 
-/** The AsyncAPI 3.0 document of `GET /v1/ws` (both directions) and the SSE stream. */
-export function buildAsyncApi(info: ReferenceInfo): Json {
+/**
+ * The AsyncAPI 3.0 document of `GET /v1/ws` (both directions) and the SSE stream, with the
+ * hub at `host` (`host[:port]`, as the client reached it).
+ */
+export function buildAsyncApi(info: ReferenceInfo, host: string): Json {
   const wsIn = Object.fromEntries(Object.entries(CLIENT).map(([op, summary]) => [op, message(op, { schema: clientFrameSchemas[op as keyof typeof CLIENT], summary })]));
   const wsOut = Object.fromEntries(Object.entries(SERVER).map(([op, summary]) => [op, message(op, { schema: serverFrameSchemas[op as keyof typeof SERVER], summary })]));
   const sse = {
@@ -71,13 +74,13 @@ export function buildAsyncApi(info: ReferenceInfo): Json {
     defaultContentType: 'application/json',
     servers: {
       websocket: {
-        host: 'localhost:8080',
+        host,
         protocol: 'ws',
         description: 'The hub (wss behind a TLS proxy).',
         security: [{ $ref: '#/components/securitySchemes/bearer' }, { $ref: '#/components/securitySchemes/tokenQuery' }],
       },
       http: {
-        host: 'localhost:8080',
+        host,
         protocol: 'http',
         description: 'The hub, for Server-Sent Events (https behind a TLS proxy).',
         security: [{ $ref: '#/components/securitySchemes/bearer' }, { $ref: '#/components/securitySchemes/tokenQuery' }],

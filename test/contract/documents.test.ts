@@ -131,6 +131,12 @@ describe('/asyncapi.json', () => {
     expect(errors).toEqual([]);
   });
 
+  it('names this hub as its servers, as the client reached it', () => {
+    const host = new URL(hub.url).host;
+    expect(asyncapi.servers.websocket).toMatchObject({ host, protocol: 'ws' });
+    expect(asyncapi.servers.http).toMatchObject({ host, protocol: 'http' });
+  });
+
   it('describes every WebSocket frame each way and the SSE messages', () => {
     const messages = Object.keys(asyncapi.channels.ws.messages as Json).sort();
     expect(messages).toEqual([...Object.keys(clientFrameSchemas), ...Object.keys(serverFrameSchemas)].sort());
