@@ -46,7 +46,9 @@ export function mintInputSchema(maxTtlS: number) {
     channels: patternsSchema,
     publish: patternsSchema.optional(),
     sub: z.string().min(1).max(MAX_SUB).optional(),
-    info: memberInfoSchema.optional().meta({ description: 'Shown to the other members of the channels this token subscribes to (presence); needs `sub`.' }),
+    info: memberInfoSchema
+      .optional()
+      .meta({ description: 'Shown to the other members of the channels this token subscribes to (presence); only a token with a `sub` is a member.' }),
     ttl_s: z.number().int('must be whole seconds').min(1, 'must be at least 1').max(maxTtlS, `must be at most ${maxTtlS}`).default(3600),
   });
 }
