@@ -7,7 +7,7 @@ import { handMadeJwt, mintToken } from '../helpers/tokens.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 
 /** Short enough for tests, long enough that a reconnect fits in it. */
-const GRACE_MS = 400;
+const GRACE_MS = 800;
 const COALESCE_MS = 20;
 
 let hub: TestHub;
@@ -30,8 +30,12 @@ const until = async (check: () => boolean, ms = 5000): Promise<void> => {
 };
 
 /** A connection of `sub` (with `info`) subscribed to `channel`. */
-async function member(channel: string, sub: string, opts: { info?: Record<string, unknown>; presence?: boolean; url?: string } = {}): Promise<TestSocket> {
-  const token = await mintToken(hub, { channels: ['room.*'], sub, ...(opts.info ? { info: opts.info } : {}) });
+async function member(
+  channel: string,
+  sub: string,
+  opts: { info?: Record<string, unknown>; presence?: boolean; url?: string; token?: string } = {},
+): Promise<TestSocket> {
+  const token = opts.token ?? (await mintToken(hub, { channels: ['room.*'], sub, ...(opts.info ? { info: opts.info } : {}) }));
   const c = await connect(opts.url ?? hub.url, { query: token });
   expect(await c.request({ op: 'subscribe', channel, ...(opts.presence ? { presence: true } : {}) })).toMatchObject({ op: 'subscribed' });
   return c;
@@ -86,10 +90,11 @@ describe('presence over WebSocket', () => {
     const a = await member('room.grace', 'alice', { presence: true });
     const b = await member('room.grace', 'bob');
     await a.next((f) => f.op === 'join' && (f.member as Member).sub === 'bob');
+    const token = await mintToken(hub, { channels: ['room.*'], sub: 'bob' }); // ready, so the reconnect is quick
     b.close();
     await b.closed;
     await sleep(GRACE_MS / 4);
-    const back = await member('room.grace', 'bob');
+    const back = await member('room.grace', 'bob', { token });
     await sleep(GRACE_MS + 200);
     expect(summary(presenceFrames(a, 'room.grace'))).toEqual(['join alice', 'join bob']);
     back.close();
@@ -242,12 +247,13 @@ describe('presence in the client library', () => {
     await expect(one.presence('billing')).rejects.toMatchObject({ code: 'forbidden' });
 
     // Cut u2 and keep it away while u3 joins; back within the grace: u1 sees no leave or join of u2.
+    const threeToken = await tokenOf('u3');
     gate.hold = new Promise((r) => {
       gate.release = r;
     });
     proxy.dropAll();
     await until(() => two.state === 'reconnecting');
-    const three = connectClient({ url: hub.url, token: await tokenOf('u3'), backoff: fast });
+    const three = connectClient({ url: hub.url, token: threeToken, backoff: fast });
     three.subscribe('room.lib', () => {});
     await until(() => subs().includes('u3'));
     gate.release();
