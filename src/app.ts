@@ -107,6 +107,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     metrics,
     deliveriesOf: webhooks.deliveriesOf,
     readiness: new Map([['webhooks', webhooks.readiness]]),
+    presence: realtime.presence,
   };
   eventRoutes(server, ctx);
   opsRoutes(server, ctx);

@@ -22,7 +22,7 @@ Usage:
   pushhub publish <channel> <type> <json-data> [--url URL] [--api-key KEY] [--db PATH] [--idempotency-key K]
   pushhub tail <channel> [--cursor C] [--url URL] [--token T | --api-key KEY] [--db PATH]
       prints each event of the channel as one JSON line, live (or after --cursor), resuming across drops
-  pushhub token --channels P[,P…] [--publish P[,P…]] [--sub ID] [--ttl 3600|90s|15m|1h|7d] [--db PATH]
+  pushhub token --channels P[,P…] [--publish P[,P…]] [--sub ID] [--info JSON] [--ttl 3600|90s|15m|1h|7d] [--db PATH]
       mints a subscriber token with the token secret (PUSHHUB_TOKEN_SECRET or <db dir>/token-secret)
   pushhub copy --from PATH --to PATH
       copies a hub's SQLite database into a new file, online (the hub may be running): events at
@@ -182,6 +182,7 @@ async function token(args: string[]): Promise<void> {
       channels: { type: 'string' },
       publish: { type: 'string' },
       sub: { type: 'string' },
+      info: { type: 'string' },
       ttl: { type: 'string', default: '3600' },
       db: { type: 'string' },
     },
@@ -190,10 +191,19 @@ async function token(args: string[]): Promise<void> {
   const ttl = TTL_RE.exec(values.ttl);
   if (!ttl) throw new UsageError(`--ttl must be seconds or a number with s, m, h or d: ${values.ttl}`);
   const list = (v: string): string[] => v.split(',').map((p) => p.trim()).filter(Boolean);
+  let info: unknown;
+  if (values.info !== undefined) {
+    try {
+      info = JSON.parse(values.info);
+    } catch {
+      throw new UsageError(`--info is not valid JSON: ${values.info}`);
+    }
+  }
   const parsed = mintInputSchema(Number.MAX_SAFE_INTEGER).safeParse({
     channels: list(values.channels),
     publish: values.publish === undefined ? undefined : list(values.publish),
     sub: values.sub,
+    info,
     ttl_s: Number(ttl[1]) * TTL_UNIT_S[(ttl[2] ?? 's') as keyof typeof TTL_UNIT_S],
   });
   if (!parsed.success) {

@@ -36,3 +36,19 @@ export const systemRandom: Random = {
     return out;
   },
 };
+
+/** Timers, injected like the clock so tests fire them by hand (presence's grace and coalescing). */
+export interface Timers {
+  /** Calls `fn` once after `ms`; the timer never keeps the process alive. */
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export const systemTimers: Timers = {
+  set(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return timer;
+  },
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};

@@ -37,6 +37,9 @@ const realtimeSchema = z.strictObject({
   maxHeldEvents: int(0, 1_000_000).default(10_000), // live events held during a replay, then re-read from the store
   closeGraceMs: int(0, 60_000).default(5_000), // 5 s for a closing peer to finish the handshake, then cut
   maxTokenTtlS: int(1, 366 * 24 * 3600).default(30 * 24 * 3600), // POST /v1/tokens ttl_s at most 30 days
+  presenceGraceMs: int(0, 600_000).default(10_000), // 10 s: a member back within it neither leaves nor joins
+  presenceCoalesceMs: int(0, 10_000).default(50), // join/leave of a channel gathered 50 ms, sent as the net change
+  presenceMaxMembers: int(1, 1_000_000).default(10_000), // beyond it: count only, no join/leave frames
 });
 
 /**

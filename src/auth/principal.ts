@@ -8,6 +8,8 @@ export type Principal =
   | {
       kind: 'subscriber';
       sub: string | undefined;
+      /** The token's `info` claim: what presence shows of this member. */
+      info: Record<string, unknown> | undefined;
       canSubscribe: Matcher;
       canPublish: Matcher;
       /** epoch ms */
@@ -55,4 +57,10 @@ export function maySubscribe(principal: Principal, channel: string): boolean {
 /** Whether a principal may publish to a channel. */
 export function mayPublish(principal: Principal, channel: string): boolean {
   return principal.kind === 'server' || principal.canPublish(channel);
+}
+
+/** A member of the channels it subscribes to (presence): a token with a `sub`. The API key is none. */
+export function memberOf(principal: Principal): { sub: string; info: Record<string, unknown> } | undefined {
+  if (principal.kind !== 'subscriber' || principal.sub === undefined) return undefined;
+  return { sub: principal.sub, info: principal.info ?? {} };
 }

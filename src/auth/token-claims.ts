@@ -13,6 +13,18 @@ const MAX_PATTERNS = 100;
 
 const patternsSchema = z.array(patternSchema).max(MAX_PATTERNS, `must hold at most ${MAX_PATTERNS} patterns`);
 
+/** Largest `info` claim, serialised: presence shows it to every member of a channel. */
+export const MAX_INFO_BYTES = 1024;
+
+/**
+ * A member's `info` (presence): a JSON object of the app's choosing, at most 1 KiB as JSON.
+ * Refused at mint (400 naming `info`) and in a token (401, close 4001), like any bad claim.
+ */
+export const memberInfoSchema = z
+  .record(z.string(), z.unknown())
+  .refine((info) => Buffer.byteLength(JSON.stringify(info)) <= MAX_INFO_BYTES, `must be at most ${MAX_INFO_BYTES} bytes as JSON`)
+  .meta({ id: 'MemberInfo', description: 'What presence shows of a member to the others: a JSON object, at most 1 KiB serialised.' });
+
 /**
  * The claims of a subscriber token (docs/protocol.md, Authentication). Other registered claims
  * (`iat`, `nbf`, `iss`, …) may be present and are left to jose; unknown claims are ignored so
@@ -24,6 +36,7 @@ export const tokenClaimsSchema = z.looseObject({
   sub: z.string().min(1).max(MAX_SUB).optional(),
   channels: patternsSchema,
   publish: patternsSchema.optional(),
+  info: memberInfoSchema.optional(),
 });
 export type TokenClaims = z.output<typeof tokenClaimsSchema>;
 
@@ -33,6 +46,9 @@ export function mintInputSchema(maxTtlS: number) {
     channels: patternsSchema,
     publish: patternsSchema.optional(),
     sub: z.string().min(1).max(MAX_SUB).optional(),
+    info: memberInfoSchema
+      .optional()
+      .meta({ description: 'Shown to the other members of the channels this token subscribes to (presence); only a token with a `sub` is a member.' }),
     ttl_s: z.number().int('must be whole seconds').min(1, 'must be at least 1').max(maxTtlS, `must be at most ${maxTtlS}`).default(3600),
   });
 }

@@ -44,19 +44,20 @@ export function createTokenService(secret: string, clock: Clock): TokenService {
       }
       const claims = tokenClaimsSchema.safeParse(payload);
       if (!claims.success) throw new HubError('unauthorized', { message: 'The token claims are not valid.' });
-      const { exp, sub, channels, publish = [] } = claims.data;
+      const { exp, sub, channels, publish = [], info } = claims.data;
       return {
         kind: 'subscriber',
         sub,
+        info,
         canSubscribe: compilePatterns(channels),
         canPublish: compilePatterns(publish),
         expiresAt: exp * 1000,
       };
     },
-    async mint({ channels, publish, sub, ttl_s }) {
+    async mint({ channels, publish, sub, info, ttl_s }) {
       const now = clock.now();
       const exp = Math.floor(now / 1000) + ttl_s;
-      const jwt = new SignJWT({ channels, ...(publish ? { publish } : {}) })
+      const jwt = new SignJWT({ channels, ...(publish ? { publish } : {}), ...(info ? { info } : {}) })
         .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
         .setIssuedAt(Math.floor(now / 1000))
         .setExpirationTime(exp);

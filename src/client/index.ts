@@ -1,8 +1,8 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { CLOSE_UNAUTHORIZED, type ClientFrame, type GapReason, type HubEvent, type ServerFrame } from './protocol.js';
+import { CLOSE_UNAUTHORIZED, type ClientFrame, type GapReason, type HubEvent, type Member, type ServerFrame } from './protocol.js';
 import { defaultWebSocketFactory, type WebSocketFactory, type WebSocketLike } from './websocket.js';
 
-export type { HubEvent, GapReason } from './protocol.js';
+export type { HubEvent, GapReason, Member } from './protocol.js';
 export type { BackoffPolicy } from './backoff.js';
 export type { WebSocketFactory, WebSocketLike } from './websocket.js';
 export { backoffDelay } from './backoff.js';
@@ -43,6 +43,25 @@ export interface SubscribeOptions {
   onGap?: (gap: Gap) => void;
   /** Called each time the hub confirms the subscription (after every reconnect too). */
   onSubscribed?: (info: { channel: string; resumed: boolean; cursor: string | undefined }) => void;
+  /**
+   * Keep the channel's member set (presence): a snapshot once subscribed (and after every
+   * reconnect), then the hub's join and leave frames. `client.members(channel)` returns it.
+   */
+  presence?: boolean;
+  /** A member joined (or its info changed); also for each one a fresh snapshot adds. */
+  onJoin?: (member: Member) => void;
+  /** A member left; also for each one a fresh snapshot no longer has. */
+  onLeave?: (member: Member) => void;
+  /** The whole set, after each snapshot (`truncated`: over the hub's member limit, no list and no joins or leaves). */
+  onPresence?: (presence: PresenceState) => void;
+}
+
+/** Who is on a channel. */
+export interface PresenceState {
+  members: Member[];
+  count: number;
+  /** More members than the hub lists: `members` is empty and `count` is exact. */
+  truncated: boolean;
 }
 
 /** An `error` frame, a refused credential, or a lost connection. */
@@ -71,6 +90,19 @@ interface ChannelState {
   subscribedHandlers: Set<NonNullable<SubscribeOptions['onSubscribed']>>;
   /** The last position delivered (or announced by the hub): where a reconnect resumes. */
   cursor: string | undefined;
+  /** Subscribed with `presence: true`. */
+  presence: boolean;
+  members: Map<string, Member>;
+  truncated: boolean;
+  joinHandlers: Set<(member: Member) => void>;
+  leaveHandlers: Set<(member: Member) => void>;
+  presenceHandlers: Set<(presence: PresenceState) => void>;
+}
+
+interface PendingPresence {
+  channel: string;
+  resolve(presence: PresenceState): void;
+  reject(err: PushhubError): void;
 }
 
 interface PendingPublish {
@@ -89,6 +121,9 @@ export class PushhubClient {
   private readonly channels = new Map<string, ChannelState>();
   private readonly pendingPublishes = new Map<number, PendingPublish>();
   private readonly subscribeIds = new Map<number, string>();
+  /** Presence requests sent on the current socket, by id; asked again after a reconnect (they change nothing). */
+  private readonly presenceIds = new Map<number, PendingPresence>();
+  private queuedPresence: PendingPresence[] = [];
   private readonly listeners: { [K in keyof ClientEvents]: Set<(v: ClientEvents[K]) => void> } = {
     state: new Set(),
     gap: new Set(),
@@ -130,25 +165,65 @@ export class PushhubClient {
   ): () => void {
     let state = this.channels.get(channel);
     const handler = onEvent as Handler;
+    const presence = options.presence === true;
     if (!state) {
-      state = { handlers: new Set(), gapHandlers: new Set(), subscribedHandlers: new Set(), cursor: options.cursor };
+      state = {
+        handlers: new Set(),
+        gapHandlers: new Set(),
+        subscribedHandlers: new Set(),
+        cursor: options.cursor,
+        presence,
+        members: new Map(),
+        truncated: false,
+        joinHandlers: new Set(),
+        leaveHandlers: new Set(),
+        presenceHandlers: new Set(),
+      };
       this.channels.set(channel, state);
+      this.sendSubscribe(channel, state);
+    } else if (presence && !state.presence) {
+      // Subscribing again replaces the subscription on the hub, from the cursor: nothing is lost or repeated.
+      state.presence = true;
       this.sendSubscribe(channel, state);
     }
     state.handlers.add(handler);
-    const { onGap, onSubscribed } = options;
+    const { onGap, onSubscribed, onJoin, onLeave, onPresence } = options;
     if (onGap) state.gapHandlers.add(onGap);
     if (onSubscribed) state.subscribedHandlers.add(onSubscribed);
+    if (onJoin) state.joinHandlers.add(onJoin);
+    if (onLeave) state.leaveHandlers.add(onLeave);
+    if (onPresence) state.presenceHandlers.add(onPresence);
     return () => {
       const current = this.channels.get(channel);
       if (current !== state) return;
       state.handlers.delete(handler);
       if (onGap) state.gapHandlers.delete(onGap);
       if (onSubscribed) state.subscribedHandlers.delete(onSubscribed);
+      if (onJoin) state.joinHandlers.delete(onJoin);
+      if (onLeave) state.leaveHandlers.delete(onLeave);
+      if (onPresence) state.presenceHandlers.delete(onPresence);
       if (state.handlers.size > 0) return;
       this.channels.delete(channel);
       this.sendFrame({ op: 'unsubscribe', channel, id: this.nextId++ });
     };
+  }
+
+  /**
+   * Who is on a channel now (the token's `channels` must grant it). Asked again after a
+   * reconnect if the connection drops first; rejects with the hub's `error` code.
+   */
+  presence(channel: string): Promise<PresenceState> {
+    if (this.stopped) return Promise.reject(new PushhubError('closed', 'The client is closed.', channel));
+    return new Promise((resolve, reject) => {
+      const pending: PendingPresence = { channel, resolve, reject };
+      if (this.isOpen()) this.sendPresence(pending);
+      else this.queuedPresence.push(pending);
+    });
+  }
+
+  /** The member set of a channel subscribed with `presence: true` (empty otherwise, or when truncated). */
+  members(channel: string): Member[] {
+    return [...(this.channels.get(channel)?.members.values() ?? [])];
   }
 
   /** Publishes over the connection (the token needs a `publish` grant); resolves on the hub's ack, after commit. */
@@ -179,6 +254,9 @@ export class PushhubClient {
     this.detach()?.close(1000, 'client closed');
     for (const p of this.pendingPublishes.values()) p.reject(new PushhubError('closed', 'The client is closed.'));
     this.pendingPublishes.clear();
+    for (const p of [...this.presenceIds.values(), ...this.queuedPresence]) p.reject(new PushhubError('closed', 'The client is closed.', p.channel));
+    this.presenceIds.clear();
+    this.queuedPresence = [];
     this.setState('closed');
   }
 
@@ -211,6 +289,9 @@ export class PushhubClient {
       p.sent = true;
       this.sendFrame(p.frame);
     }
+    const queued = this.queuedPresence;
+    this.queuedPresence = [];
+    for (const p of queued) this.sendPresence(p);
     const interval = this.options.pingIntervalMs ?? 25_000;
     if (interval > 0) {
       const timeout = this.options.pongTimeoutMs ?? 10_000;
@@ -259,6 +340,8 @@ export class PushhubClient {
       p.reject(new PushhubError('connection_lost', 'The connection closed before the hub acknowledged the publish.', p.frame.channel));
       this.pendingPublishes.delete(id);
     }
+    this.queuedPresence.push(...this.presenceIds.values());
+    this.presenceIds.clear();
     return socket;
   }
 
@@ -291,6 +374,69 @@ export class PushhubClient {
       }
       case 'error':
         return this.onErrorFrame(frame);
+      case 'presence':
+        return this.onPresenceFrame(frame);
+      case 'join':
+        return this.onJoin(frame.channel, frame.member);
+      case 'leave':
+        return this.onLeave(frame.channel, frame.member.sub);
+    }
+  }
+
+  private onPresenceFrame(frame: Extract<ServerFrame, { op: 'presence' }>): void {
+    const presence: PresenceState = { members: frame.members ?? [], count: frame.count, truncated: frame.truncated === true };
+    if (frame.id === undefined) {
+      // Unasked: the channel crossed the hub's member limit, one way or the other.
+      const state = this.channels.get(frame.channel);
+      if (state?.presence) this.applySnapshot(frame.channel, state, presence);
+      return;
+    }
+    const pending = this.presenceIds.get(frame.id);
+    if (!pending) return;
+    this.presenceIds.delete(frame.id);
+    pending.resolve(presence);
+  }
+
+  /** Replaces a channel's member set, telling the handlers what changed. */
+  private applySnapshot(channel: string, state: ChannelState, presence: PresenceState): void {
+    const next = new Map(presence.members.map((m) => [m.sub, m]));
+    const before = state.members;
+    state.members = next;
+    state.truncated = presence.truncated;
+    if (!presence.truncated) {
+      for (const [sub, member] of before) if (!next.has(sub)) this.call(channel, state.leaveHandlers, member);
+      for (const member of next.values()) {
+        const old = before.get(member.sub);
+        if (!old || !sameInfo(old, member)) this.call(channel, state.joinHandlers, member);
+      }
+    }
+    this.call(channel, state.presenceHandlers, presence);
+  }
+
+  private onJoin(channel: string, member: Member): void {
+    const state = this.channels.get(channel);
+    if (!state?.presence || state.truncated) return;
+    const old = state.members.get(member.sub);
+    state.members.set(member.sub, member);
+    if (!old || !sameInfo(old, member)) this.call(channel, state.joinHandlers, member);
+  }
+
+  private onLeave(channel: string, sub: string): void {
+    const state = this.channels.get(channel);
+    const member = state?.members.get(sub);
+    if (!state || !member) return;
+    state.members.delete(sub);
+    this.call(channel, state.leaveHandlers, member);
+  }
+
+  /** Calls an app's handlers; one that throws is reported and does not stop the others. */
+  private call<T>(channel: string, handlers: Set<(value: T) => void>, value: T): void {
+    for (const handler of handlers) {
+      try {
+        handler(value);
+      } catch (err) {
+        this.emit('error', new PushhubError('handler_failed', `A presence handler threw: ${(err as Error).message}`, channel));
+      }
     }
   }
 
@@ -323,6 +469,15 @@ export class PushhubClient {
     for (const onSubscribed of state.subscribedHandlers) {
       onSubscribed({ channel: frame.channel, resumed: frame.resumed, cursor: state.cursor });
     }
+    if (state.presence) {
+      // A fresh snapshot on every (re)subscribe: what changed while disconnected reaches onJoin/onLeave.
+      this.presence(frame.channel).then(
+        (presence) => {
+          if (this.channels.get(frame.channel) === state) this.applySnapshot(frame.channel, state, presence);
+        },
+        () => {}, // refused: the subscribe was refused too, and the app heard of it
+      );
+    }
   }
 
   private onErrorFrame(frame: Extract<ServerFrame, { op: 'error' }>): void {
@@ -331,6 +486,11 @@ export class PushhubClient {
     if (publish) {
       this.pendingPublishes.delete(id!);
       return publish.reject(new PushhubError(frame.code, frame.message, publish.frame.channel));
+    }
+    const asked = id === undefined ? undefined : this.presenceIds.get(id);
+    if (asked) {
+      this.presenceIds.delete(id!);
+      return asked.reject(new PushhubError(frame.code, frame.message, asked.channel));
     }
     const channel = id === undefined ? undefined : this.subscribeIds.get(id);
     if (channel !== undefined) {
@@ -348,7 +508,19 @@ export class PushhubClient {
     if (!this.isOpen()) return; // onOpen subscribes everything
     const id = this.nextId++;
     this.subscribeIds.set(id, channel);
-    this.sendFrame({ op: 'subscribe', channel, id, ...(state.cursor === undefined ? {} : { cursor: state.cursor }) });
+    this.sendFrame({
+      op: 'subscribe',
+      channel,
+      id,
+      ...(state.cursor === undefined ? {} : { cursor: state.cursor }),
+      ...(state.presence ? { presence: true } : {}),
+    });
+  }
+
+  private sendPresence(pending: PendingPresence): void {
+    const id = this.nextId++;
+    this.presenceIds.set(id, pending);
+    this.sendFrame({ op: 'presence', channel: pending.channel, id });
   }
 
   private isOpen(): boolean {
@@ -368,6 +540,10 @@ export class PushhubClient {
   private emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
     for (const listener of this.listeners[event]) listener(value);
   }
+}
+
+function sameInfo(a: Member, b: Member): boolean {
+  return JSON.stringify(a.info) === JSON.stringify(b.info);
 }
 
 /** Connects to a hub. */

@@ -17,11 +17,18 @@ export interface HubEvent<TData = unknown> {
 
 export type GapReason = 'cursor_expired' | 'foreign_cursor';
 
+/** A member of a channel (presence): a token's `sub`, with its `info` claim (`{}` when none). */
+export interface Member<TInfo = Record<string, unknown>> {
+  sub: string;
+  info: TInfo;
+}
+
 export type ClientFrame =
-  | { op: 'subscribe'; channel: string; cursor?: string; id?: number }
+  | { op: 'subscribe'; channel: string; cursor?: string; presence?: boolean; id?: number }
   | { op: 'unsubscribe'; channel: string; id?: number }
   | { op: 'publish'; channel: string; type: string; data: unknown; occurred_at?: string; id?: number }
-  | { op: 'ping'; id?: number };
+  | { op: 'ping'; id?: number }
+  | { op: 'presence'; channel: string; id?: number };
 
 export type ServerFrame =
   | {
@@ -37,7 +44,18 @@ export type ServerFrame =
   | { op: 'unsubscribed'; id?: number; channel: string }
   | { op: 'ack'; id?: number; event_id: string; cursor: string }
   | { op: 'pong'; id?: number }
-  | { op: 'error'; id?: number; code: string; message: string };
+  | { op: 'error'; id?: number; code: string; message: string }
+  | {
+      op: 'presence';
+      /** Absent on an unasked one: the channel crossed the member limit (truncated), or came back under it (members). */
+      id?: number;
+      channel: string;
+      members?: Member[];
+      count: number;
+      truncated?: true;
+    }
+  | { op: 'join'; channel: string; member: Member }
+  | { op: 'leave'; channel: string; member: { sub: string } };
 
 /** Close codes the hub uses. */
 export const CLOSE_UNAUTHORIZED = 4001;

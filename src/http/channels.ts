@@ -7,6 +7,7 @@ import type { RouteDoc } from '../reference/route-doc.js';
 import { channelParamsSchema, openChannelRead } from '../auth/channel-read.js';
 import type { HttpContext } from './context.js';
 import { pageLimitSchema } from '../domain/validate.js';
+import { presenceFields } from '../realtime/frames.js';
 
 const pollQuerySchema = z.object({
   after: z.string().optional().meta({ description: 'A cursor: events after it. Without it, from the oldest retained event.' }),
@@ -33,7 +34,24 @@ const pollDoc: RouteDoc = {
   errors: ['cursor_expired'],
 };
 
-/** GET /v1/channels/:channel/events — the polling fallback. */
+export const presencePageSchema = z.strictObject(presenceFields).meta({ id: 'Presence' });
+
+const presenceQuerySchema = z.object({});
+
+const presenceDoc: RouteDoc = {
+  operationId: 'channelPresence',
+  summary: 'Who is on a channel (presence)',
+  description:
+    'The members of the channel: one per token `sub` subscribed to it over WebSocket, with its `info` claim. A member whose last ' +
+    'connection dropped stays for the grace (realtime.presenceGraceMs, 10 s). Over realtime.presenceMaxMembers, only `count`, with `truncated: true`.',
+  tag: 'channels',
+  access: 'subscriber',
+  params: channelParamsSchema,
+  query: presenceQuerySchema,
+  responses: { 200: { description: 'The members.', schema: presencePageSchema } },
+};
+
+/** GET /v1/channels/:channel/events — the polling fallback; GET /v1/channels/:channel/presence. */
 export function channelRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/v1/channels/:channel/events', { config: { doc: pollDoc } }, async (request, reply) => {
     const { channel, query } = await openChannelRead(ctx.auth, request, pollQuerySchema);
@@ -59,5 +77,11 @@ export function channelRoutes(app: FastifyInstance, ctx: HttpContext): void {
       `{"events":[${page.map((e) => envelopeJson(e, ctx.codec.encode(e.seq))).join(',')}],` +
       `"next_cursor":"${ctx.codec.encode(next)}","has_more":${hasMore}}`;
     return reply.type('application/json; charset=utf-8').send(json);
+  });
+
+  app.get('/v1/channels/:channel/presence', { config: { doc: presenceDoc } }, async (request) => {
+    const { channel } = await openChannelRead(ctx.auth, request, presenceQuerySchema);
+    const { members, count } = await ctx.presence.snapshot(channel);
+    return members ? { members, count } : { count, truncated: true };
   });
 }

@@ -6,6 +6,7 @@ import type { Publisher } from '../ingest/publisher.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/index.js';
 import type { Authenticator } from '../auth/principal.js';
+import type { Presence } from '../realtime/presence.js';
 
 /** A readiness check: returns a problem, or null when ready. */
 export type ReadinessCheck = () => string | null;
@@ -21,4 +22,6 @@ export interface HttpContext {
   /** Deliveries of an event (the webhooks module answers; none without it). */
   deliveriesOf(event: StoredEvent): Promise<DeliveryJson[]>;
   readiness: Map<string, ReadinessCheck>;
+  /** Who is on each channel (the realtime module keeps it). */
+  presence: Presence;
 }

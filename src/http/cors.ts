@@ -10,7 +10,14 @@ import { channelParamsSchema } from '../auth/channel-read.js';
  * The subscriber surface: the only routes a browser page on another origin may use. A new
  * subscriber route (presence) is added here, and registered inside `subscriberSurface`.
  */
-export const SUBSCRIBER_PATHS: readonly string[] = ['/v1/channels/:channel/sse', '/v1/channels/:channel/events'];
+export const SUBSCRIBER_PATHS: readonly string[] = ['/v1/channels/:channel/sse', '/v1/channels/:channel/events', '/v1/channels/:channel/presence'];
+
+/** The operationId of each path's preflight. */
+const PREFLIGHT_IDS: Record<string, string> = {
+  '/v1/channels/:channel/sse': 'preflightStream',
+  '/v1/channels/:channel/events': 'preflightPoll',
+  '/v1/channels/:channel/presence': 'preflightPresence',
+};
 
 /** 10 min: a page polling with `Authorization` preflights rarely, and a changed setting is honoured soon. */
 export const CORS_MAX_AGE_S = 600;
@@ -23,7 +30,7 @@ const CORS_METHODS = ['GET', 'HEAD'];
 const surface = new Set(SUBSCRIBER_PATHS);
 
 const preflightDoc = (path: string): RouteDoc => ({
-  operationId: `preflight${path.endsWith('/sse') ? 'Stream' : 'Poll'}`,
+  operationId: PREFLIGHT_IDS[path] ?? `preflight${path}`,
   summary: 'CORS preflight of a browser page on another origin',
   description: `Allowed methods ${CORS_METHODS.join(', ')}; request headers ${CORS_ALLOWED_HEADERS.join(', ')}; cached ${CORS_MAX_AGE_S} s. An Origin not in PUSHHUB_CORS_ORIGINS gets 403.`,
   tag: 'channels',

@@ -7,6 +7,7 @@ import type { Publisher } from '../ingest/publisher.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/index.js';
 import type { RealtimeMetrics } from './metrics.js';
+import type { Presence } from './presence.js';
 import type { ChannelRegistry } from './registry.js';
 
 /** What WebSocket sessions and SSE streams share; built once by createRealtime. */
@@ -19,6 +20,7 @@ export interface RealtimeContext {
   publisher: Publisher;
   auth: Authenticator;
   registry: ChannelRegistry;
+  presence: Presence;
   metrics: RealtimeMetrics;
   logger: Logger;
   clock: Clock;

@@ -11,7 +11,11 @@ import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/index.js';
 import type { RealtimeContext } from './context.js';
 import { createRealtimeMetrics } from './metrics.js';
+import { serverFrame } from './frames.js';
+import { MemoryPresence, type Presence, type PresenceNotice } from './presence.js';
 import { ChannelRegistry } from './registry.js';
+import type { Sink } from './sink.js';
+import { encodeTextFrame } from './ws-frame.js';
 import { sseRoutes, type SseStream } from './sse.js';
 import { WsServer } from './ws-server.js';
 
@@ -45,16 +49,50 @@ export interface Realtime {
   readiness(): string | null;
   /** Open connections, by transport. */
   connections(): { ws: number; sse: number };
+  /** Who is on each channel (GET /v1/channels/<channel>/presence reads it). */
+  readonly presence: Presence;
+}
+
+/**
+ * Sends a presence notice to the channel's subscriptions that asked for presence, through
+ * their sinks: in order with the events, and under the same send-buffer limit.
+ */
+function tellPresence(registry: ChannelRegistry, notice: PresenceNotice): void {
+  const { channel } = notice;
+  let texts: string[];
+  if (notice.kind === 'changes') {
+    texts = [...notice.left.map((sub) => serverFrame.leave(channel, sub)), ...notice.joined.map((m) => serverFrame.join(channel, m))];
+  } else if (notice.kind === 'truncated') {
+    texts = [serverFrame.presence(undefined, channel, { count: notice.count, members: undefined })];
+  } else {
+    texts = [serverFrame.presence(undefined, channel, { count: notice.count, members: notice.members })];
+  }
+  let frames: Buffer[] | undefined;
+  const touched = new Set<Sink>();
+  for (const sub of registry.of(channel)) {
+    if (!sub.presence || !sub.active) continue;
+    frames ??= texts.map(encodeTextFrame);
+    for (const bytes of frames) sub.sink.enqueueBytes(bytes);
+    touched.add(sub.sink);
+  }
+  for (const sink of touched) sink.flush(true);
 }
 
 export function createRealtime(deps: RealtimeDeps): Realtime {
   const { config, metrics, logger } = deps;
   const registry = new ChannelRegistry(deps.codec);
+  const presence = new MemoryPresence({
+    graceMs: config.presenceGraceMs,
+    coalesceMs: config.presenceCoalesceMs,
+    maxMembers: config.presenceMaxMembers,
+    onNotice: (notice) => tellPresence(registry, notice),
+  });
   const streams = new Set<SseStream>();
   const count = (): number => ws.sessions.size + streams.size;
   const ctx: RealtimeContext = {
     ...deps,
     registry,
+    presence,
     metrics: createRealtimeMetrics(metrics.registry, {
       connections: (transport) => (transport === 'ws' ? ws.sessions.size : streams.size),
       subscriptions: () => registry.size,
@@ -94,9 +132,11 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       clearInterval(heartbeat);
       for (const stream of streams) stream.end();
       await ws.close();
+      presence.close();
       logger.debug('realtime connections closed');
     },
     readiness: () => (state === 'running' ? null : state === 'new' ? 'not started' : 'shutting down'),
     connections: () => ({ ws: ws.sessions.size, sse: streams.size }),
+    presence,
   };
 }

@@ -34,6 +34,11 @@ export class ChannelRegistry {
     if (set.size === 0) this.channels.delete(sub.channel);
   }
 
+  /** The subscriptions of a channel (none: an empty iterable). */
+  of(channel: string): Iterable<Subscription> {
+    return this.channels.get(channel) ?? [];
+  }
+
   /**
    * Delivers a committed batch, in log order: each event is offered to its channel's
    * subscriptions, then each touched sink is flushed once. Returns how many deliveries were

@@ -22,6 +22,8 @@ export class Subscription {
   private cancelled = false;
   /** Retention pruned events this replay had not sent yet; the peer was told, and it went live. */
   overtaken = false;
+  /** Subscribed with `presence: true`: the channel's join and leave frames go to it too. */
+  presence = false;
 
   constructor(
     readonly channel: string,

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
-import { mayPublish, maySubscribe, type Principal } from '../auth/principal.js';
+import { mayPublish, maySubscribe, memberOf, type Principal } from '../auth/principal.js';
 import { isHubError } from '../errors.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
@@ -42,6 +42,8 @@ export class WsSession extends StreamSink {
    * client's frames are still handled (and answered) in the order sent.
    */
   private answering: Promise<void> | undefined;
+  /** What presence shows of this connection: its token's `sub` and `info` (none for the API key or a token without `sub`). */
+  private readonly member: ReturnType<typeof memberOf>;
 
   constructor(
     private readonly ws: WebSocket,
@@ -51,6 +53,7 @@ export class WsSession extends StreamSink {
     private readonly ctx: RealtimeContext,
   ) {
     super(socket, ctx.config.sendBufferBytes);
+    this.member = memberOf(principal);
   }
 
   // ── Sink ─────────────────────────────────────────────────────────────────────────────
@@ -152,7 +155,7 @@ export class WsSession extends StreamSink {
     this.ctx.metrics.framesIn.inc({ op: frame.op });
     switch (frame.op) {
       case 'subscribe':
-        return this.subscribe(frame.id, frame.channel, frame.cursor);
+        return this.subscribe(frame.id, frame.channel, frame.cursor, frame.presence === true);
       case 'unsubscribe':
         this.unsubscribe(frame.id, frame.channel);
         return;
@@ -162,10 +165,12 @@ export class WsSession extends StreamSink {
       case 'ping':
         this.send(serverFrame.pong(frame.id));
         return;
+      case 'presence':
+        return this.presence(frame.id, frame.channel);
     }
   }
 
-  private async subscribe(id: number | undefined, channel: string, cursor: string | undefined): Promise<void> {
+  private async subscribe(id: number | undefined, channel: string, cursor: string | undefined, presence: boolean): Promise<void> {
     if (!maySubscribe(this.principal, channel)) {
       return this.sendError(id, 'forbidden', `The token does not grant subscribing to ${channel}.`);
     }
@@ -190,8 +195,25 @@ export class WsSession extends StreamSink {
     // Subscribing again replaces the subscription: the new cursor is what the client wants now.
     if (previous) this.drop(previous);
     (this.subs ??= new Map()).set(channel, started.sub);
+    started.sub.presence = presence;
+    // After `subscribed`: the member's own join comes after the frame that announced the subscription.
     this.send(serverFrame.subscribed(id, channel, started.resumed, started.cursor, started.reason));
+    if (this.member) this.ctx.presence.enter(channel, this.member, this);
     void started.run();
+  }
+
+  private async presence(id: number | undefined, channel: string): Promise<void> {
+    if (!maySubscribe(this.principal, channel)) {
+      return this.sendError(id, 'forbidden', `The token does not grant channel ${channel}.`);
+    }
+    let snapshot;
+    try {
+      snapshot = await this.ctx.presence.snapshot(channel);
+    } catch (err) {
+      this.ctx.logger.error({ err, channel }, 'presence failed');
+      return this.sendError(id, 'internal_error', 'Internal error.');
+    }
+    this.send(serverFrame.presence(id, channel, snapshot));
   }
 
   private unsubscribe(id: number | undefined, channel: string): void {
@@ -231,6 +253,7 @@ export class WsSession extends StreamSink {
   private drop(sub: Subscription): void {
     sub.cancel();
     this.ctx.registry.remove(sub);
+    if (this.member) this.ctx.presence.exit(sub.channel, this.member.sub, this);
   }
 
   private send(text: string): void {

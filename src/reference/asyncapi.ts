@@ -15,6 +15,7 @@ const CLIENT: Record<keyof typeof clientFrameSchemas, string> = {
   unsubscribe: 'Stop receiving a channel',
   publish: 'Publish an event (answered with ack once durably committed)',
   ping: 'Check the connection (answered with pong)',
+  presence: 'Ask who is on a channel (answered with presence)',
 };
 const SERVER: Record<keyof typeof serverFrameSchemas, string> = {
   subscribed: 'The subscription is open; with resumed: true every event after the cursor follows, then live ones',
@@ -22,8 +23,19 @@ const SERVER: Record<keyof typeof serverFrameSchemas, string> = {
   unsubscribed: 'The subscription is closed',
   ack: 'A publish is durably committed',
   pong: 'The answer to ping',
+  presence: 'The members of a channel (the answer to presence, or unasked when the member limit is crossed)',
+  join: 'A member joined a channel subscribed with presence: true',
+  leave: 'A member left a channel subscribed with presence: true (after the grace)',
   error: 'A frame was refused; the connection stays open',
 };
+
+/**
+ * The message name of a hub → client frame: its op, or `<op>Reply` when a client frame has
+ * the same op (`presence` goes both ways), since messages of one channel need distinct names.
+ */
+export function serverMessageName(op: string): string {
+  return Object.hasOwn(clientFrameSchemas, op) ? `${op}Reply` : op;
+}
 
 function message(name: string, { schema, summary }: Named): Json {
   const id = schemaId(schema);
@@ -37,7 +49,7 @@ function message(name: string, { schema, summary }: Named): Json {
  */
 export function buildAsyncApi(info: ReferenceInfo, host: string): Json {
   const wsIn = Object.fromEntries(Object.entries(CLIENT).map(([op, summary]) => [op, message(op, { schema: clientFrameSchemas[op as keyof typeof CLIENT], summary })]));
-  const wsOut = Object.fromEntries(Object.entries(SERVER).map(([op, summary]) => [op, message(op, { schema: serverFrameSchemas[op as keyof typeof SERVER], summary })]));
+  const wsOut = Object.fromEntries(Object.entries(SERVER).map(([op, summary]) => [serverMessageName(op), message(serverMessageName(op), { schema: serverFrameSchemas[op as keyof typeof SERVER], summary })]));
   const sse = {
     sseEvent: {
       ...message('sseEvent', { schema: envelopeSchema, summary: 'One event: `id: <cursor>`, `data: <envelope JSON>`' }),

@@ -4,6 +4,7 @@ import { compileErrors, validate } from '@readme/openapi-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.js';
 import { FRAME_ERROR_CODES, clientFrameSchemas, serverFrameSchemas } from '../../src/realtime/frames.js';
+import { serverMessageName } from '../../src/reference/asyncapi.js';
 import { openApiPath } from '../../src/reference/openapi.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 
@@ -16,6 +17,8 @@ const CONTRACT_ROUTES = [
   'GET /v1/events/{id}',
   'GET /v1/channels/{channel}/events',
   'GET /v1/channels/{channel}/sse',
+  'GET /v1/channels/{channel}/presence',
+  'OPTIONS /v1/channels/{channel}/presence',
   'GET /v1/ws',
   'OPTIONS /v1/channels/{channel}/events',
   'OPTIONS /v1/channels/{channel}/sse',
@@ -139,7 +142,7 @@ describe('/asyncapi.json', () => {
 
   it('describes every WebSocket frame each way and the SSE messages', () => {
     const messages = Object.keys(asyncapi.channels.ws.messages as Json).sort();
-    expect(messages).toEqual([...Object.keys(clientFrameSchemas), ...Object.keys(serverFrameSchemas)].sort());
+    expect(messages).toEqual([...Object.keys(clientFrameSchemas), ...Object.keys(serverFrameSchemas).map(serverMessageName)].sort());
     expect(Object.keys(asyncapi.channels.sse.messages as Json).sort()).toEqual(['sseEvent', 'sseReset']);
     const received = (asyncapi.operations.receiveClientFrames.messages as Json[]).map((m) => String(m.$ref).split('/').pop());
     expect(received.sort()).toEqual(Object.keys(clientFrameSchemas).sort());

@@ -18,7 +18,7 @@ export function handMadeJwt(claims: Record<string, unknown>, secret = TOKEN_SECR
 /** Mints a token through POST /v1/tokens. */
 export async function mintToken(
   hub: TestHub,
-  body: { channels: string[]; publish?: string[]; sub?: string; ttl_s?: number },
+  body: { channels: string[]; publish?: string[]; sub?: string; info?: Record<string, unknown>; ttl_s?: number },
 ): Promise<string> {
   const res = await hub.api('/v1/tokens', { body });
   if (res.status !== 201) throw new Error(`POST /v1/tokens → ${res.status} ${await res.text()}`);

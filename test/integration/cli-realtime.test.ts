@@ -21,15 +21,16 @@ beforeAll(async () => {
 afterAll(() => hub.close());
 
 it('pushhub token mints a token the hub accepts, with the grants asked for', async () => {
-  const child = cli(['token', '--channels', 'cli.*', '--sub', 'me', '--ttl', '2m']);
+  const child = cli(['token', '--channels', 'cli.*', '--sub', 'me', '--info', '{"name":"Me"}', '--ttl', '2m']);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((resolve) => child.on('exit', resolve));
   expect(child.exitCode).toBe(0);
   const token = out.trim();
-  const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number; sub: string };
+  const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number; sub: string; info: unknown };
   expect(claims.exp - claims.iat).toBe(120);
   expect(claims.sub).toBe('me');
+  expect(claims.info).toEqual({ name: 'Me' });
   const c = await connect(hub.url, { query: token });
   expect((await c.request({ op: 'subscribe', channel: 'cli.x' })).op).toBe('subscribed');
   expect((await c.request({ op: 'subscribe', channel: 'other' })).code).toBe('forbidden');

@@ -57,7 +57,7 @@ const preflight = (origin: string, requestHeaders = 'authorization') => ({
   'access-control-request-headers': requestHeaders,
 });
 
-const SURFACE = ['/v1/channels/feed.a/sse', '/v1/channels/feed.a/events'];
+const SURFACE = ['/v1/channels/feed.a/sse', '/v1/channels/feed.a/events', '/v1/channels/feed.a/presence'];
 
 describe('preflights on the subscriber surface', () => {
   it.each(SURFACE)('%s, setting *: allowed for any origin, with the methods, headers and max-age', async (path) => {
@@ -231,7 +231,7 @@ const concrete = (path: string): string => path.replace(/:channel/g, 'feed.a').r
 
 describe('server routes never answer CORS', () => {
   it('no Access-Control-* header on any server route, even sent an allowed Origin', async () => {
-    const surface = ['/v1/channels/:channel/sse', '/v1/channels/:channel/events'];
+    const surface = ['/v1/channels/:channel/sse', '/v1/channels/:channel/events', '/v1/channels/:channel/presence'];
     const server = routesOf(open).filter((r) => r.path !== '*' && !surface.includes(r.path));
     expect(server.map((r) => r.path)).toEqual(expect.arrayContaining(['/v1/events', '/v1/subscriptions', '/v1/tokens', '/v1/deliveries', '/healthz', '/metrics']));
     for (const hub of [open, list]) {
