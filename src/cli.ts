@@ -61,8 +61,10 @@ async function serve(args: string[]): Promise<void> {
     logger.warn('private URLs allowed: webhooks may go to loopback, private and link-local addresses (PUSHHUB_ALLOW_PRIVATE_URLS / --allow-private-urls)');
   }
   const app = buildApp({ config, logger });
-  await app.listen();
 
+  // The handlers come before listening: a signal that arrives while the hub starts (or just
+  // after it said "listening") stops it cleanly once it is up, instead of killing it.
+  let started: Promise<unknown> = Promise.resolve();
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -71,16 +73,21 @@ async function serve(args: string[]): Promise<void> {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    started
+      .catch(() => undefined)
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  started = app.listen();
+  await started;
 }
 
 async function publish(args: string[]): Promise<void> {
