@@ -60,7 +60,7 @@ async function serve(args: string[]): Promise<void> {
     // its network or a cloud metadata address. Said once, where an operator looks.
     logger.warn('private URLs allowed: webhooks may go to loopback, private and link-local addresses (PUSHHUB_ALLOW_PRIVATE_URLS / --allow-private-urls)');
   }
-  const app = buildApp({ config, logger });
+  const app = await buildApp({ config, logger });
   await app.listen();
 
   let stopping = false;
