@@ -27,7 +27,7 @@ export default defineConfig({
     // One PostgreSQL per project for the run; each test creates its own database on it.
     globalSetup: ['test/setup/postgres.ts'],
     projects: [
-      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['**/node_modules/**', 'test/**/*.postgres.test.ts'] } },
       {
         extends: true,
         test: { name: 'postgres', include: [...ON_BOTH_STORES, 'test/integration/*.postgres.test.ts'], env: { PUSHHUB_TEST_STORE: 'postgres' } },

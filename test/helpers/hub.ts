@@ -36,6 +36,8 @@ export interface TestHubOptions {
    * a hub given `dir` gets the database of that folder, so a restart finds its data again.
    */
   store?: TestStore;
+  /** A PostgreSQL URL to run on instead (a server of the test's own); the test owns that database. */
+  database?: string;
 }
 
 export type TestStore = 'sqlite' | 'postgres';
@@ -68,10 +70,10 @@ async function postgresFor(dir: string): Promise<{ url: string; drop(): Promise<
 export async function startHub(opts: TestHubOptions = {}): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pushhub-test-'));
   const store = opts.store ?? testStore;
-  const pgDb = store === 'postgres' ? await postgresFor(dir) : undefined;
+  const pgDb = store === 'postgres' && !opts.database ? await postgresFor(dir) : undefined;
   const config = configSchema.parse({
     port: 0,
-    db: pgDb?.url ?? join(dir, 'pushhub.db'),
+    db: opts.database ?? pgDb?.url ?? join(dir, 'pushhub.db'),
     apiKey: API_KEY,
     tokenSecret: TOKEN_SECRET,
     logLevel: 'debug',
