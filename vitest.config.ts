@@ -17,6 +17,7 @@ const ON_BOTH_STORES = [
   'test/integration/group-commit.test.ts',
   'test/integration/ops-and-errors.test.ts',
   'test/integration/retention.test.ts',
+  'test/integration/webhook-slow-store.test.ts',
 ];
 
 export default defineConfig({

@@ -9,6 +9,7 @@ import type { DisabledReason, Subscription } from '../../domain/subscription.js'
 import type { Logger } from '../../logger.js';
 import { NotDurableError, type ClaimResult, type EventPage, type Store } from '../store.js';
 import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
+import { holdHubLock, type HubLock } from './hub-lock.js';
 import { appendRows, initLog } from './log.js';
 import { migrate } from './migrate.js';
 
@@ -61,7 +62,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   pool.on('error', (err) => logger.warn({ err }, 'database connection lost'));
 
   let epoch: string;
+  let lock: HubLock | undefined;
   try {
+    lock = await holdHubLock(url, connectTimeoutMs, logger);
     const client = await pool.connect();
     try {
       await migrate(client);
@@ -70,6 +73,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     }
     epoch = await initLog(pool, () => newEpoch(random.bytes(10)));
   } catch (err) {
+    await lock?.release();
     await pool.end();
     throw err;
   }
@@ -423,6 +427,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     async close() {
       await appending;
       await pool.end();
+      await lock!.release(); // last: another hub may open the database from here on
     },
   };
 }
