@@ -133,7 +133,7 @@ const config = Object.freeze({
   allowPrivateUrls: true,
   logLevel: 'warn',
 }) as Config;
-const app = buildApp({ config, logger: createLogger(config.logLevel, process.stderr) });
+const app = await buildApp({ config, logger: createLogger(config.logLevel, process.stderr) });
 const hubUrl = await app.listen();
 const { peer, url, ask } = await startPeer();
 try {

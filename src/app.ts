@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
-import type { Config } from './config.js';
+import { describeDb, isPostgresUrl, type Config } from './config.js';
 import { cursorCodec, type CursorCodec } from './domain/cursor.js';
 import { originCheck } from './domain/origins.js';
 import { createAuthenticator } from './auth/principal.js';
@@ -23,6 +23,7 @@ import { Retention } from './retention.js';
 import { createRealtime, type Realtime } from './realtime/index.js';
 import { wsUpgradeDoc } from './realtime/ws-server.js';
 import { openStore, type Store } from './store/index.js';
+import { openPostgresStore } from './store/postgres/index.js';
 import { createTokenService } from './auth/tokens.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
 
@@ -51,10 +52,15 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Wires the parts together; nothing else happens here. */
-export function buildApp({ config, logger, clock = systemClock, random = systemRandom }: AppOptions): App {
-  const metrics = createMetrics();
-  const store = openStore({
+/**
+ * Opens the store `config.db` names: a SQLite file, or a PostgreSQL database (connected,
+ * migrated and its epoch read before this resolves).
+ */
+async function openConfiguredStore(config: Config, logger: Logger, metrics: Metrics, random: Random): Promise<Store> {
+  if (isPostgresUrl(config.db)) {
+    return openPostgresStore({ url: config.db, ...config.postgres, random, logger });
+  }
+  return openStore({
     path: config.db,
     synchronous: config.synchronous,
     busyTimeoutMs: config.busyTimeoutMs,
@@ -62,6 +68,15 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
     onPermissionsTightened: (files) => logger.info({ files }, 'database files were readable by other users: set to mode 0600'),
     random,
   });
+}
+
+/**
+ * Opens the store, then wires the parts together; nothing else happens here. Async because
+ * opening a PostgreSQL store is (the cursor codec needs the epoch it reads).
+ */
+export async function buildApp({ config, logger, clock = systemClock, random = systemRandom }: AppOptions): Promise<App> {
+  const metrics = createMetrics();
+  const store = await openConfiguredStore(config, logger, metrics, random);
   const codec = cursorCodec(store.epoch);
   const groupCommit = new GroupCommit({ store, metrics, logger, maxPendingEvents: config.maxPendingEvents, now: () => clock.now() });
   const idempotency = new Idempotency(store, clock, config.retention.idempotencyMs);
@@ -140,7 +155,7 @@ export function buildApp({ config, logger, clock = systemClock, random = systemR
       retention.start();
       realtime.start();
       await webhooks.start();
-      logger.info({ address, db: config.db, synchronous: config.synchronous }, 'pushhub listening');
+      logger.info({ address, db: describeDb(config.db), ...(isPostgresUrl(config.db) ? {} : { synchronous: config.synchronous }) }, 'pushhub listening');
       return address;
     },
     close() {

@@ -7,6 +7,7 @@ import { ConfigError, FLAGS, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { CopyError, copyDatabase } from './store/copy.js';
 import { DatabaseInUseError } from './store/db.js';
+import { PostgresInUseError } from './store/postgres/hub-lock.js';
 import { mintInputSchema } from './auth/token-claims.js';
 import { fieldIssues } from './domain/field-issues.js';
 import { readSecret, resolveSecrets } from './secrets.js';
@@ -60,7 +61,7 @@ async function serve(args: string[]): Promise<void> {
     // its network or a cloud metadata address. Said once, where an operator looks.
     logger.warn('private URLs allowed: webhooks may go to loopback, private and link-local addresses (PUSHHUB_ALLOW_PRIVATE_URLS / --allow-private-urls)');
   }
-  const app = buildApp({ config, logger });
+  const app = await buildApp({ config, logger });
 
   // The handlers come before listening: a signal that arrives while the hub starts (or just
   // after it said "listening") stops it cleanly once it is up, instead of killing it.
@@ -249,7 +250,7 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(`unknown command ${command}`);
     }
   } catch (err) {
-    if (err instanceof DatabaseInUseError || err instanceof CopyError) {
+    if (err instanceof DatabaseInUseError || err instanceof PostgresInUseError || err instanceof CopyError) {
       console.error(`pushhub: ${err.message}`);
       process.exit(1);
     }

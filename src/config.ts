@@ -61,9 +61,22 @@ const corsOriginsSchema = z.union([
     .refine((list) => !list.includes('*') || list.length === 1, 'must be * alone or a list of origins'),
 );
 
+/** PUSHHUB_DB names a PostgreSQL database (`postgres://…`, `postgresql://…`), not a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+/** The database for logs: a PostgreSQL URL without its password. */
+export function describeDb(db: string): string {
+  if (!isPostgresUrl(db) || !URL.canParse(db)) return db;
+  const url = new URL(db);
+  if (url.password) url.password = 'REDACTED';
+  return url.toString();
+}
+
 /**
- * A SQLite file path. A value that looks like a URL is refused rather than taken as a file
- * name (`mysql://…` would otherwise create a folder called `mysql:`).
+ * A SQLite file path, or a PostgreSQL URL. Any other URL is refused rather than taken as a
+ * file name (`mysql://…` would otherwise create a folder called `mysql:`).
  */
 const dbSchema = z
   .string()
@@ -71,11 +84,18 @@ const dbSchema = z
   .superRefine((value, ctx) => {
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
     if (scheme === 'postgres' || scheme === 'postgresql') {
-      ctx.addIssue({ code: 'custom', message: 'PostgreSQL is not supported by this version yet: give a SQLite file path' });
+      if (!URL.canParse(value)) ctx.addIssue({ code: 'custom', message: 'is not a valid postgres:// URL' });
     } else if (scheme !== undefined) {
-      ctx.addIssue({ code: 'custom', message: `must be a SQLite file path, not a ${scheme}:// URL` });
+      ctx.addIssue({ code: 'custom', message: `must be a SQLite file path or a postgres:// URL, not a ${scheme}:// URL` });
     }
   });
+
+/** Used when PUSHHUB_DB is a PostgreSQL URL. */
+const postgresSchema = z.strictObject({
+  poolSize: int(1, 1000).default(10), // connections per hub
+  statementTimeoutMs: int(100, 600_000).default(5_000), // 5 s per statement, then cancelled and 503
+  connectTimeoutMs: int(100, 600_000).default(5_000), // 5 s to get a connection (server down, pool busy), then 503
+});
 
 /** The hub's default retry policy (docs/protocol.md); a subscription's `retry` overrides any field. */
 const webhookRetrySchema = z.strictObject({
@@ -122,6 +142,7 @@ export const configSchema = z.strictObject({
   retention: retentionSchema.prefault({}),
   realtime: realtimeSchema.prefault({}),
   webhooks: webhooksSchema.prefault({}),
+  postgres: postgresSchema.prefault({}),
 });
 
 export type RealtimeConfig = z.output<typeof realtimeSchema>;

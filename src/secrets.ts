@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Random } from './clock.js';
-import type { Config, ParsedConfig } from './config.js';
+import { ConfigError, isPostgresUrl, type Config, type ParsedConfig } from './config.js';
 
 type SecretName = 'api-key' | 'token-secret';
 
@@ -31,6 +31,11 @@ export function resolveSecrets(
 ): Config {
   const resolve = (given: string | undefined, name: SecretName, prefix: string): string => {
     if (given) return given;
+    // No data folder to keep a generated one in, and hubs sharing a database must agree on it.
+    if (isPostgresUrl(parsed.db)) {
+      const variable = name === 'api-key' ? 'PUSHHUB_API_KEY' : 'PUSHHUB_TOKEN_SECRET';
+      throw new ConfigError(`Invalid configuration: ${variable}: must be set when PUSHHUB_DB is a PostgreSQL URL (every hub on the database uses the same one)`);
+    }
     const existing = readSecret(parsed.db, name);
     if (existing) return existing;
     const value = prefix + random.bytes(32).toString('base64url');

@@ -16,7 +16,7 @@ const config = configSchema.parse({
   logLevel: 'warn',
   ...(process.argv[2] ? JSON.parse(process.argv[2]) : {}),
 });
-const app = buildApp({ config, logger: createLogger(config.logLevel) });
+const app = await buildApp({ config, logger: createLogger(config.logLevel) });
 const url = await app.listen();
 process.stdout.write(`${JSON.stringify({ ready: url })}\n`);
 process.on('SIGTERM', () =>

@@ -231,6 +231,9 @@ export class Dispatcher {
     this.unsent = [];
     this.cancels = [];
     const plan = claim ? this.plan(now, new Set(pauses.map((p) => p.sub.id))) : null;
+    // The store answers later (a round trip on PostgreSQL): a commit heard meanwhile must
+    // survive the answer's due times.
+    for (const entry of plan?.entries ?? []) this.lanes.of(entry.sub, now).claimSent();
     let claims: Claim[];
     try {
       const results = await store.recordAndClaim({
@@ -243,6 +246,7 @@ export class Dispatcher {
       });
       claims = results.map(({ claimed, nextDueAt }, k) => ({ entry: plan!.entries[k]!, claimed, nextDueAt: nextDueAt ?? INFINITY }));
     } catch (err) {
+      for (const entry of plan?.entries ?? []) this.lanes.get(entry.sub.id)?.claimFailed();
       // Storage trouble (busy, full): keep everything for the next pass, shortly.
       this.occupy(judged, +1);
       this.finished = [...judged, ...this.finished];
@@ -315,7 +319,7 @@ export class Dispatcher {
     let again = false;
     for (const { entry, claimed, nextDueAt } of claims) {
       const lane = this.lanes.of(entry.sub, now);
-      lane.nextDueAt = nextDueAt;
+      lane.claimAnswered(nextDueAt);
       lane.inFlight += claimed.length;
       this.inFlight += claimed.length;
       lane.bucket?.take(claimed.length, now);

