@@ -3,6 +3,7 @@ import type { DeliveryState } from '../domain/event-status.js';
 import type { Db } from './db.js';
 import { rowStatements, runInChunks } from './row-statements.js';
 import type { ClaimResult } from './store.js';
+import { fromDeliveryRow, type DeliveryRow } from './rows.js';
 
 export interface NewDelivery {
   id: string;
@@ -71,24 +72,6 @@ export interface DeliveriesRepo {
   counts(): DeliveryCounts;
 }
 
-interface Row {
-  seq: number;
-  id: string;
-  subscription_id: string;
-  event_id: string;
-  event_seq: number;
-  state: DeliveryState;
-  attempts: number;
-  cycle_attempts: number;
-  cycle_started_at: number | null;
-  next_attempt_at: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: number;
-  updated_at: number;
-  completed_at: number | null;
-}
-
 /**
  * A claimable row with its event, as an array (better-sqlite3 `raw` mode: no object per
  * row on the hottest read). The event's columns are null when retention already removed it.
@@ -115,26 +98,6 @@ const COLUMNS =
 
 const WAITING = "state IN ('pending', 'retrying')";
 const FINISHED = "state IN ('succeeded', 'dead', 'cancelled')";
-
-function fromRow(r: Row): Delivery {
-  return {
-    seq: r.seq,
-    id: r.id,
-    subscriptionId: r.subscription_id,
-    eventId: r.event_id,
-    eventSeq: r.event_seq,
-    state: r.state,
-    attempts: r.attempts,
-    cycleAttempts: r.cycle_attempts,
-    cycleStartedAt: r.cycle_started_at,
-    nextAttemptAt: r.next_attempt_at,
-    lastStatus: r.last_status,
-    lastError: r.last_error,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    completedAt: r.completed_at,
-  };
-}
 
 const CLAIM_SELECT = `SELECT d.seq, d.id, d.attempts, d.cycle_attempts, d.cycle_started_at, d.next_attempt_at,
     d.event_id, d.event_seq, e.channel, e.type, e.occurred_at, e.received_at, e.data
@@ -190,29 +153,29 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
     `UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END,
        next_attempt_at = ?, updated_at = ? WHERE state = 'in_flight'`,
   );
-  const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM deliveries WHERE id = ?`);
+  const get = db.prepare<[string], DeliveryRow>(`SELECT ${COLUMNS} FROM deliveries WHERE id = ?`);
   const attempts = db.prepare<[number], { n: number; at: number; duration_ms: number; status: number | null; error: string | null; response_body: string | null }>(
     'SELECT n, at, duration_ms, status, error, response_body FROM delivery_attempts WHERE delivery_seq = ? ORDER BY n',
   );
-  const ofEvent = db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM deliveries WHERE event_seq = ? ORDER BY seq`);
-  const listAll = db.prepare<[number, number], Row>(
+  const ofEvent = db.prepare<[number], DeliveryRow>(`SELECT ${COLUMNS} FROM deliveries WHERE event_seq = ? ORDER BY seq`);
+  const listAll = db.prepare<[number, number], DeliveryRow>(
     `SELECT ${COLUMNS} FROM deliveries WHERE seq < ? ORDER BY seq DESC LIMIT ?`,
   );
-  const listBySub = db.prepare<[string, number, number], Row>(
+  const listBySub = db.prepare<[string, number, number], DeliveryRow>(
     `SELECT ${COLUMNS} FROM deliveries WHERE subscription_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
   // Dead letters have their own partial indexes; other states are rarer questions, answered
   // by walking the list from the newest row.
-  const listByState = db.prepare<[string, number, number], Row>(
+  const listByState = db.prepare<[string, number, number], DeliveryRow>(
     `SELECT ${COLUMNS} FROM deliveries WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
-  const listBySubState = db.prepare<[string, string, number, number], Row>(
+  const listBySubState = db.prepare<[string, string, number, number], DeliveryRow>(
     `SELECT ${COLUMNS} FROM deliveries WHERE subscription_id = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
-  const listDead = db.prepare<[number, number], Row>(
+  const listDead = db.prepare<[number, number], DeliveryRow>(
     `SELECT ${COLUMNS} FROM deliveries WHERE state = 'dead' AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
-  const listDeadBySub = db.prepare<[string, number, number], Row>(
+  const listDeadBySub = db.prepare<[string, number, number], DeliveryRow>(
     `SELECT ${COLUMNS} FROM deliveries WHERE state = 'dead' AND subscription_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
   );
   // A finished delivery starts a fresh retry budget; a waiting one only moves up.
@@ -315,7 +278,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
     releaseAll: (now) => releaseAll.run(now, now).changes,
     get(id) {
       const row = get.get(id);
-      return row && fromRow(row);
+      return row && fromDeliveryRow(row);
     },
     attempts: (seq) =>
       attempts.all(seq).map((r) => ({
@@ -326,10 +289,10 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
         error: r.error,
         responseBody: r.response_body,
       })),
-    ofEvent: (eventSeq) => ofEvent.all(eventSeq).map(fromRow),
+    ofEvent: (eventSeq) => ofEvent.all(eventSeq).map(fromDeliveryRow),
     list({ subscriptionId, state, beforeSeq, limit }) {
       const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;
-      let rows: Row[];
+      let rows: DeliveryRow[];
       if (state === 'dead') {
         rows = subscriptionId === undefined ? listDead.all(before, limit) : listDeadBySub.all(subscriptionId, before, limit);
       } else if (state !== undefined) {
@@ -337,7 +300,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       } else {
         rows = subscriptionId === undefined ? listAll.all(before, limit) : listBySub.all(subscriptionId, before, limit);
       }
-      return rows.map(fromRow);
+      return rows.map(fromDeliveryRow);
     },
     requeue(id, now) {
       const row = get.get(id);
@@ -345,7 +308,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       if (row.state === 'in_flight') return { ok: false, reason: 'in_flight' };
       if (row.state === 'cancelled') return { ok: false, reason: 'cancelled' };
       requeue.run(now, now, row.seq);
-      return { ok: true, delivery: fromRow(get.get(id)!) };
+      return { ok: true, delivery: fromDeliveryRow(get.get(id)!) };
     },
     redriveBatch: (subscriptionId, now, batch) => redrive.run(now, now, subscriptionId, batch).changes,
     cancelClaimed(seqs, now) {

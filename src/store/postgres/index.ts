@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Random } from '../../clock.js';
-import type { Attempt, ClaimedDelivery, Delivery } from '../../domain/delivery.js';
+import type { Attempt, ClaimedDelivery } from '../../domain/delivery.js';
 import type { StoredEvent } from '../../domain/envelope.js';
 import type { DeliveryState } from '../../domain/event-status.js';
 import { cursorCodec, newEpoch } from '../../domain/cursor.js';
@@ -12,6 +12,7 @@ import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
 import { holdHubLock, type HubLock } from './hub-lock.js';
 import { appendRows, initLog } from './log.js';
 import { migrate } from './migrate.js';
+import { fromDeliveryRow, type DeliveryRow } from '../rows.js';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -59,17 +60,30 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   });
   // An idle connection the server closed (restart, pg_terminate_backend) errors here; the
   // pool drops it and opens another on next use. Without a listener it would crash the hub.
-  pool.on('error', (err) => logger.warn({ err }, 'database connection lost'));
+  const lost = (err: Error): void => logger.warn({ err }, 'database connection lost');
+  pool.on('error', lost);
+  // The pool listens only to idle connections: one that dies while checked out (terminated,
+  // the server restarting mid-pass) emits 'error' on its client, which would crash the hub
+  // unheard. Its query in progress rejects anyway; this only keeps the event from being fatal.
+  const checkout = async (): Promise<pg.PoolClient> => {
+    const client = await pool.connect();
+    client.on('error', lost);
+    return client;
+  };
+  const checkin = (client: pg.PoolClient, broken?: Error): void => {
+    client.off('error', lost);
+    client.release(broken);
+  };
 
   let epoch: string;
   let lock: HubLock | undefined;
   try {
     lock = await holdHubLock(url, connectTimeoutMs, logger);
-    const client = await pool.connect();
+    const client = await checkout();
     try {
       await migrate(client);
     } finally {
-      client.release();
+      checkin(client);
     }
     epoch = await initLog(pool, () => newEpoch(random.bytes(10)));
   } catch (err) {
@@ -93,7 +107,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const transaction = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      client = await checkout();
     } catch (err) {
       throw pgStorageError(err);
     }
@@ -108,7 +122,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       else await client.query('ROLLBACK').catch((e: unknown) => void (broken = e as Error));
       throw pgStorageError(err);
     } finally {
-      client.release(broken);
+      checkin(client, broken);
     }
   };
 
@@ -120,7 +134,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const appendOnce = async (write: Parameters<Store['append']>[0]): Promise<number> => {
     let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      client = await checkout();
     } catch (err) {
       throw pgStorageError(err); // nothing was sent
     }
@@ -142,7 +156,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       broken = err as Error;
       throw new NotDurableError(pgStorageError(err));
     } finally {
-      client.release(broken);
+      checkin(client, broken);
     }
   };
 
@@ -568,42 +582,6 @@ const toEvent = (r: EventRow): StoredEvent => ({
 const DELIVERY_COLUMNS =
   'seq, id, subscription_id, event_id, event_seq, state, attempts, cycle_attempts, cycle_started_at, ' +
   'next_attempt_at, last_status, last_error, created_at, updated_at, completed_at';
-
-type DeliveryRow = {
-  seq: number;
-  id: string;
-  subscription_id: string;
-  event_id: string;
-  event_seq: number;
-  state: DeliveryState;
-  attempts: number;
-  cycle_attempts: number;
-  cycle_started_at: number | null;
-  next_attempt_at: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: number;
-  updated_at: number;
-  completed_at: number | null;
-};
-
-const fromDeliveryRow = (r: DeliveryRow): Delivery => ({
-  seq: r.seq,
-  id: r.id,
-  subscriptionId: r.subscription_id,
-  eventId: r.event_id,
-  eventSeq: r.event_seq,
-  state: r.state,
-  attempts: r.attempts,
-  cycleAttempts: r.cycle_attempts,
-  cycleStartedAt: r.cycle_started_at,
-  nextAttemptAt: r.next_attempt_at,
-  lastStatus: r.last_status,
-  lastError: r.last_error,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-  completedAt: r.completed_at,
-});
 
 type AttemptRow = {
   n: number;
