@@ -3,7 +3,7 @@ import type { DeliveryState } from '../domain/event-status.js';
 import type { Db } from './db.js';
 import { rowStatements, runInChunks } from './row-statements.js';
 import type { ClaimResult } from './store.js';
-import { fromDeliveryRow, type DeliveryRow } from './rows.js';
+import { fromAttemptRow, fromDeliveryRow, type AttemptRow, type DeliveryRow } from './rows.js';
 
 export interface NewDelivery {
   id: string;
@@ -154,7 +154,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
        next_attempt_at = ?, updated_at = ? WHERE state = 'in_flight'`,
   );
   const get = db.prepare<[string], DeliveryRow>(`SELECT ${COLUMNS} FROM deliveries WHERE id = ?`);
-  const attempts = db.prepare<[number], { n: number; at: number; duration_ms: number; status: number | null; error: string | null; response_body: string | null }>(
+  const attempts = db.prepare<[number], AttemptRow>(
     'SELECT n, at, duration_ms, status, error, response_body FROM delivery_attempts WHERE delivery_seq = ? ORDER BY n',
   );
   const ofEvent = db.prepare<[number], DeliveryRow>(`SELECT ${COLUMNS} FROM deliveries WHERE event_seq = ? ORDER BY seq`);
@@ -281,14 +281,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       return row && fromDeliveryRow(row);
     },
     attempts: (seq) =>
-      attempts.all(seq).map((r) => ({
-        n: r.n,
-        at: r.at,
-        durationMs: r.duration_ms,
-        status: r.status,
-        error: r.error,
-        responseBody: r.response_body,
-      })),
+      attempts.all(seq).map(fromAttemptRow),
     ofEvent: (eventSeq) => ofEvent.all(eventSeq).map(fromDeliveryRow),
     list({ subscriptionId, state, beforeSeq, limit }) {
       const before = beforeSeq ?? Number.MAX_SAFE_INTEGER;

@@ -1,4 +1,4 @@
-import type { Delivery } from '../domain/delivery.js';
+import type { Attempt, Delivery } from '../domain/delivery.js';
 import type { DeliveryState } from '../domain/event-status.js';
 
 /** A `deliveries` row as both stores read it (same columns, numbers as numbers). */
@@ -38,4 +38,18 @@ export function fromDeliveryRow(r: DeliveryRow): Delivery {
     updatedAt: r.updated_at,
     completedAt: r.completed_at,
   };
+}
+
+/** A `delivery_attempts` row as both stores read it. */
+export interface AttemptRow {
+  n: number;
+  at: number;
+  duration_ms: number;
+  status: number | null;
+  error: string | null;
+  response_body: string | null;
+}
+
+export function fromAttemptRow(r: AttemptRow): Attempt {
+  return { n: r.n, at: r.at, durationMs: r.duration_ms, status: r.status, error: r.error, responseBody: r.response_body };
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Random } from '../../clock.js';
-import type { Attempt, ClaimedDelivery } from '../../domain/delivery.js';
+import type { ClaimedDelivery } from '../../domain/delivery.js';
 import type { StoredEvent } from '../../domain/envelope.js';
 import type { DeliveryState } from '../../domain/event-status.js';
 import { cursorCodec, newEpoch } from '../../domain/cursor.js';
@@ -12,7 +12,7 @@ import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
 import { holdHubLock, type HubLock } from './hub-lock.js';
 import { appendRows, initLog } from './log.js';
 import { migrate } from './migrate.js';
-import { fromDeliveryRow, type DeliveryRow } from '../rows.js';
+import { fromAttemptRow, fromDeliveryRow, type AttemptRow, type DeliveryRow } from '../rows.js';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -582,24 +582,6 @@ const toEvent = (r: EventRow): StoredEvent => ({
 const DELIVERY_COLUMNS =
   'seq, id, subscription_id, event_id, event_seq, state, attempts, cycle_attempts, cycle_started_at, ' +
   'next_attempt_at, last_status, last_error, created_at, updated_at, completed_at';
-
-type AttemptRow = {
-  n: number;
-  at: number;
-  duration_ms: number;
-  status: number | null;
-  error: string | null;
-  response_body: string | null;
-};
-
-const fromAttemptRow = (r: AttemptRow): Attempt => ({
-  n: r.n,
-  at: r.at,
-  durationMs: r.duration_ms,
-  status: r.status,
-  error: r.error,
-  responseBody: r.response_body,
-});
 
 const SUBSCRIPTION_COLUMNS = [
   'id', 'url', 'channels', 'types', 'description', 'ordered', 'max_in_flight', 'rate_limit_per_s',
