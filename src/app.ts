@@ -16,9 +16,10 @@ import { tokenRoutes } from './http/tokens.js';
 import { createServer } from './http/server.js';
 import { GroupCommit } from './ingest/group-commit.js';
 import { Idempotency } from './ingest/idempotency.js';
+import { LogFollower } from './ingest/log-follower.js';
 import { Publisher } from './ingest/publisher.js';
 import type { Logger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, registerClusterGauges, type ClusterState, type Metrics } from './metrics.js';
 import { Retention } from './retention.js';
 import { createRealtime, type Realtime } from './realtime/index.js';
 import { wsUpgradeDoc } from './realtime/ws-server.js';
@@ -40,6 +41,8 @@ export interface App {
   readonly codec: CursorCodec;
   readonly publisher: Publisher;
   readonly groupCommit: GroupCommit;
+  /** The log in order, whichever hub wrote it: what the live fan-out and the webhooks hear. */
+  readonly log: LogFollower;
   readonly retention: Retention;
   readonly metrics: Metrics;
   readonly realtime: Realtime;
@@ -58,7 +61,7 @@ export interface App {
  */
 async function openConfiguredStore(config: Config, logger: Logger, metrics: Metrics, random: Random): Promise<Store> {
   if (isPostgresUrl(config.db)) {
-    return openPostgresStore({ url: config.db, ...config.postgres, random, logger });
+    return openPostgresStore({ url: config.db, ...config.postgres, random, logger: logger.child({ module: 'store' }) });
   }
   return openStore({
     path: config.db,
@@ -94,8 +97,21 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
     logger,
     clock,
   });
-  groupCommit.onCommitted((events) => realtime.onCommitted(events));
-  const webhooks = createWebhooks({ config, store, codec, groupCommit, clock, random, logger, metrics });
+  const log = new LogFollower({ store, logger, pageSize: config.realtime.replayPageSize, retryMs: 500 }, (await store.position()).head);
+  groupCommit.onCommitted((events, deliveries) => log.committed(events, deliveries));
+  store.watch((change) => {
+    if (change.kind === 'head') log.headAt(change.head);
+    else if (change.kind === 'resync') log.resync();
+  });
+  log.onEvents((events) => realtime.onCommitted(events));
+  const webhooks = createWebhooks({ config, store, codec, groupCommit, log, clock, random, logger, metrics });
+  const cluster = (): ClusterState => ({
+    hubs: webhooks.leases.hubs,
+    leases: webhooks.leases.count,
+    listening: store.health().listening,
+    lag: log.lag,
+  });
+  registerClusterGauges(metrics.registry, cluster);
   const { retention: keep } = config;
   const retention = new Retention({
     tasks: [
@@ -105,6 +121,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
     ],
     batchSize: keep.batchSize,
     intervalMs: keep.intervalMs,
+    mayRun: () => store.retentionTurn(), // one hub at a time
     now: () => clock.now(),
     logger,
     metrics,
@@ -122,6 +139,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
     metrics,
     deliveriesOf: webhooks.deliveriesOf,
     readiness: new Map([['webhooks', webhooks.readiness]]),
+    cluster,
     presence: realtime.presence,
   };
   eventRoutes(server, ctx);
@@ -144,6 +162,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
     codec,
     publisher,
     groupCommit,
+    log,
     retention,
     metrics,
     realtime,
@@ -168,6 +187,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
         await server.close();
         clearTimeout(force);
         await groupCommit.close();
+        log.close();
         await webhooks.stop(config.shutdownGraceMs); // finish or re-queue what is under way
         await retention.stop();
         await store.close();

@@ -7,7 +7,6 @@ import { ConfigError, FLAGS, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { CopyError, copyDatabase } from './store/copy.js';
 import { DatabaseInUseError } from './store/db.js';
-import { PostgresInUseError } from './store/postgres/hub-lock.js';
 import { mintInputSchema } from './auth/token-claims.js';
 import { fieldIssues } from './domain/field-issues.js';
 import { readSecret, resolveSecrets } from './secrets.js';
@@ -250,7 +249,7 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(`unknown command ${command}`);
     }
   } catch (err) {
-    if (err instanceof DatabaseInUseError || err instanceof PostgresInUseError || err instanceof CopyError) {
+    if (err instanceof DatabaseInUseError || err instanceof CopyError) {
       console.error(`pushhub: ${err.message}`);
       process.exit(1);
     }

@@ -95,6 +95,8 @@ const postgresSchema = z.strictObject({
   poolSize: int(1, 1000).default(10), // connections per hub
   statementTimeoutMs: int(100, 600_000).default(5_000), // 5 s per statement, then cancelled and 503
   connectTimeoutMs: int(100, 600_000).default(5_000), // 5 s to get a connection (server down, pool busy), then 503
+  pollMs: int(50, 60_000).default(1_000), // the head read this often even without a notification (a safety net)
+  heartbeatMs: int(100, 60_000).default(5_000), // the listening connection checked this often, replaced when it does not answer
 });
 
 /** The hub's default retry policy (docs/protocol.md); a subscription's `retry` overrides any field. */
@@ -117,6 +119,7 @@ const webhooksSchema = z.strictObject({
   pauseWindowMs: int(1000, DAY_MS).default(3_600_000), // auto-pause looks at the last hour
   pauseMinAttempts: int(1, 1_000_000).default(20), // ...of at least 20 attempts
   pauseFailureRatio: z.number().gt(0).max(1).default(0.95), // ...of which 95 % failed
+  leaseMs: int(1000, 600_000).default(15_000), // several hubs: a dead hub's subscriptions are taken over within this
 });
 
 /** The whole configuration: one strict schema, parsed once at start, then frozen. */

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The core metrics; webhooks and realtime register theirs on the same registry. */
 export interface Metrics {
@@ -55,4 +55,37 @@ export function createMetrics(): Metrics {
       registers,
     }),
   };
+}
+
+/** How this hub stands among the hubs sharing its database (one, on SQLite). */
+export interface ClusterState {
+  /** Hubs seen alive within a lease, this one included. */
+  hubs: number;
+  /** Subscriptions whose webhook work this hub owns. */
+  leases: number;
+  /** Whether other hubs' commits are heard live; null: no other hub can write. */
+  listening: boolean | null;
+  /** Committed positions this hub has not yet fanned out (the head minus its tail). */
+  lag: number;
+}
+
+/** The cluster gauges, read at scrape time. */
+export function registerClusterGauges(registry: Registry, state: () => ClusterState): void {
+  const registers = [registry];
+  const gauge = (name: string, help: string, read: (s: ClusterState) => number | undefined): void =>
+    void new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        const value = read(state());
+        if (value !== undefined) this.set(value);
+      },
+    });
+  gauge('pushhub_hubs_alive', 'Hubs seen alive on this database within a lease, this one included.', (s) => s.hubs);
+  gauge('pushhub_webhook_leases_held', 'Subscriptions whose webhook work this hub owns.', (s) => s.leases);
+  gauge('pushhub_db_listener_connected', '1 when other hubs\' commits are heard live (PostgreSQL LISTEN), 0 while reconnecting.', (s) =>
+    s.listening === null ? undefined : Number(s.listening),
+  );
+  gauge('pushhub_log_lag_events', 'Committed positions this hub has not fanned out yet (head minus its tail).', (s) => s.lag);
 }

@@ -11,6 +11,8 @@ export interface RetentionOptions {
   tasks: PruneTask[];
   batchSize: number;
   intervalMs: number;
+  /** Whether this hub runs retention now (several hubs share a database: one at a time does). */
+  mayRun: () => Promise<boolean>;
   now: () => number;
   logger: Logger;
   metrics: Metrics;
@@ -47,6 +49,7 @@ export class Retention {
 
   private async pass(): Promise<void> {
     const { tasks, batchSize, now, logger, metrics } = this.opts;
+    if (!(await this.opts.mayRun())) return;
     for (const task of tasks) {
       try {
         for (;;) {

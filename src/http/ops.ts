@@ -6,8 +6,16 @@ import type { HttpContext } from './context.js';
 import { sendError } from './server.js';
 
 const healthSchema = z.strictObject({ status: z.literal('ok') }).meta({ id: 'Health' });
+const clusterSchema = z
+  .strictObject({
+    hubs: z.int().min(1).meta({ description: 'Hubs seen alive on this database within a lease, this one included (1 on SQLite).' }),
+    leases: z.int().min(0).meta({ description: 'Subscriptions whose webhook work this hub owns.' }),
+    listening: z.boolean().nullable().meta({ description: "Whether other hubs' commits are heard live (PostgreSQL LISTEN); null on SQLite." }),
+    lag: z.int().min(0).meta({ description: 'Committed positions this hub has not fanned out yet.' }),
+  })
+  .meta({ id: 'Cluster' });
 const readySchema = z
-  .strictObject({ status: z.literal('ready'), checks: z.record(z.string(), z.literal('ok')) })
+  .strictObject({ status: z.literal('ready'), checks: z.record(z.string(), z.literal('ok')), cluster: clusterSchema })
   .meta({ id: 'Ready', description: 'Each check by name; when one fails, 503 not_ready carries them all in details.' });
 
 const opsDoc = routeDocs('operations', 'public');
@@ -41,7 +49,7 @@ export function opsRoutes(app: FastifyInstance, ctx: HttpContext): void {
     for (const [name, check] of ctx.readiness) checks[name] = check() ?? 'ok';
     const ready = Object.values(checks).every((v) => v === 'ok');
     if (!ready) return sendError(reply, new HubError('not_ready', { details: checks, retryAfterS: 1 }));
-    return { status: 'ready', checks };
+    return { status: 'ready', checks, cluster: ctx.cluster() };
   });
 
   app.get('/metrics', { config: { doc: DOCS.metrics } }, async (_request, reply) => {

@@ -132,11 +132,11 @@ export function subscriptionRoutes(app: FastifyInstance, ctx: HttpContext, { ser
     return reply.code(201).send({ ...view(sub), secret: sub.secret });
   });
 
-  app.get('/v1/subscriptions', { onRequest, config: { doc: DOCS.list } }, async () => ({ subscriptions: service.list().map(view) }));
+  app.get('/v1/subscriptions', { onRequest, config: { doc: DOCS.list } }, async () => ({ subscriptions: (await service.list()).map(view) }));
 
   app.get('/v1/subscriptions/:id', { onRequest, config: { doc: DOCS.get } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
-    return view(service.get(id));
+    return view(await service.get(id));
   });
 
   app.patch('/v1/subscriptions/:id', { onRequest, config: { doc: DOCS.patch } }, async (request) => {

@@ -3,13 +3,18 @@ import { shiftTemplate, type ResponseTemplate } from '../domain/response-templat
 import { HubError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { NotDurableError, type AppendResult, type IdempotencyRow, type OutboxRow, type Store } from '../store/index.js';
+import { NotDurableError, StaleSubscriptionsError, type AppendResult, type IdempotencyRow, type OutboxRow, type Store } from '../store/index.js';
 
 /**
  * Plans the outbox rows of a commit before it is written, from its events in order (each
- * row names its event by index); runs once per commit, just before the append.
+ * row names its event by index), and the version of the subscriptions it planned from; runs
+ * once per commit, just before the append.
  */
-export type OutboxPlanner = (events: readonly NewEvent[], now: number) => OutboxRow[];
+export interface OutboxPlanner {
+  plan(events: readonly NewEvent[], now: number): { rows: OutboxRow[]; subscriptionsVersion: number | undefined };
+  /** The subscriptions changed under the plan (another hub): read them again before planning anew. */
+  refresh(): Promise<void>;
+}
 /** Runs after the commit is durable, with every event it made durable, in log order, and its outbox rows. */
 export type CommitListener = (events: readonly StoredEvent[], deliveries: readonly OutboxRow[]) => void;
 
@@ -107,7 +112,6 @@ export class GroupCommit {
    * sake, one job may be at fault: `split` commits each alone so the others still land.
    */
   private commit(jobs: Job[], split: boolean): void {
-    const { store } = this.opts;
     const started = performance.now();
     const now = this.opts.now();
     // All jobs' events in one append (multi-row statements), split back per job after.
@@ -120,10 +124,21 @@ export class GroupCommit {
     }
     const commit: Commit = { jobs, events, deliveries: [], started, outcome: undefined };
     this.unsettled.push(commit);
+    this.write(commit, idempotencyKeys, now, split);
+  }
+
+  /**
+   * Appends a commit (again, in its place in the settling order, when the outbox was planned
+   * from subscriptions another hub changed meanwhile).
+   */
+  private write(commit: Commit, idempotencyKeys: IdempotencyRow[], now: number, split: boolean): void {
+    const { store } = this.opts;
+    const { jobs, events } = commit;
     let appended: Promise<AppendResult>;
     try {
-      commit.deliveries = this.planner?.(events, now) ?? [];
-      appended = store.append({ events, deliveries: commit.deliveries, idempotencyKeys, now });
+      const plan = this.planner?.plan(events, now);
+      commit.deliveries = plan?.rows ?? [];
+      appended = store.append({ events, deliveries: commit.deliveries, idempotencyKeys, now, subscriptionsVersion: plan?.subscriptionsVersion });
     } catch (err) {
       appended = Promise.reject(err as Error);
     }
@@ -135,6 +150,16 @@ export class GroupCommit {
         this.settleInOrder();
       },
       (err: unknown) => {
+        if (err instanceof StaleSubscriptionsError && this.planner) {
+          this.planner.refresh().then(
+            () => this.write(commit, idempotencyKeys, now, split),
+            (failure: unknown) => {
+              commit.outcome = { ok: false, failure };
+              this.settleInOrder();
+            },
+          );
+          return;
+        }
         if (err instanceof NotDurableError) {
           commit.outcome = { ok: false, failure: err.cause };
         } else {

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import { systemTimers, type Clock, type Timers } from '../clock.js';
 import { HubError } from '../errors.js';
 import type { Store } from '../store/index.js';
 
@@ -22,6 +22,7 @@ export class Idempotency {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly ttlMs: number,
+    private readonly timers: Timers = systemTimers,
   ) {}
 
   /**
@@ -49,12 +50,29 @@ export class Idempotency {
     }
   }
 
+  /**
+   * Claims the key in the store first (with several hubs, another may be running the same
+   * key: then this one waits for its response), runs `execute` under the claim, and gives
+   * the claim back if nothing was committed.
+   */
   private async once(key: string, fingerprint: string, execute: () => Promise<string>): Promise<IdempotentResult> {
-    const saved = await this.store.savedResponse(key, this.clock.now() - this.ttlMs);
-    if (saved) {
-      if (saved.fingerprint !== fingerprint) throw new HubError('idempotency_key_reused');
-      return { json: saved.response, replayed: true };
+    for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+      const now = this.clock.now();
+      const claim = await this.store.claimKey(key, fingerprint, now - this.ttlMs, now);
+      if (claim.state === 'saved') {
+        if (claim.saved.fingerprint !== fingerprint) throw new HubError('idempotency_key_reused');
+        return { json: claim.saved.response, replayed: true };
+      }
+      if (claim.state === 'claimed') {
+        try {
+          return { json: await execute(), replayed: false };
+        } catch (err) {
+          // A commit that may have landed keeps its key: the release only removes a bare claim.
+          await this.store.releaseKey(key).catch(() => undefined);
+          throw err;
+        }
+      }
+      await new Promise((resolve) => this.timers.set(() => resolve(undefined), wait));
     }
-    return { json: await execute(), replayed: false };
   }
 }

@@ -50,9 +50,15 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     }
   };
   const position = () => ({ head: events.headSeq(), prunedThrough: events.prunedThrough() });
+  // One hub holds the file: it owns every subscription, under one lease epoch for the run.
+  // Taking them (the first renewal) re-queues what a previous run left in flight.
+  let leasesTaken = false;
 
   return {
     epoch,
+    hubId: `hub_${options.random.bytes(8).toString('hex')}`,
+    watch: () => undefined, // the only writer: nothing to hear of
+    health: () => ({ listening: null }),
     append(write) {
       let seqs: number[];
       try {
@@ -86,9 +92,16 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     readLog: (afterSeq, limit) => run(() => ({ events: events.listAfter(afterSeq, limit), ...position() })),
     eventById: (id) => run(() => events.getById(id)),
 
-    savedResponse: (key, since) => run(() => idempotency.get(key, since)),
+    // One hub: requests racing on a key are kept apart in memory (ingest/idempotency.ts).
+    claimKey: (key, _fingerprint, since) =>
+      run(() => {
+        const saved = idempotency.get(key, since);
+        return saved ? { state: 'saved', saved } : { state: 'claimed' };
+      }),
+    releaseKey: () => Promise.resolve(),
 
-    subscriptions: () => run(() => subscriptions.all()),
+    subscriptions: () => run(() => ({ version: 0, subscriptions: subscriptions.all() })),
+    subscription: (id) => run(() => subscriptions.get(id)),
     putSubscription: (sub) => run(() => durably(() => subscriptions.put(sub))),
     deleteSubscription: (id) => run(() => durably(() => subscriptions.delete(id))),
 
@@ -98,7 +111,14 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     listDeliveries: (filter) => run(() => deliveries.list(filter)),
     deliveryCounts: () => run(() => deliveries.counts()),
 
-    releaseAll: (now) => run(() => inTransaction(() => deliveries.releaseAll(now))),
+    renewLeases: (now) =>
+      run(() => {
+        const requeued = leasesTaken ? 0 : inTransaction(() => deliveries.releaseAll(now));
+        leasesTaken = true;
+        return { leases: subscriptions.all().map((s) => ({ subscriptionId: s.id, epoch: 1 })), hubs: 1, requeued };
+      }),
+    releaseLeases: () => Promise.resolve(),
+    retentionTurn: () => Promise.resolve(true),
     recordAndClaim: ({ now, records, release, cancel, disable, claims }) =>
       run(() =>
         inTransaction(() => {

@@ -17,6 +17,18 @@ export type { DeliveryCounts, DeliveryFilter, RequeueResult, SavedResponse };
 export interface Store {
   /** Random per database; cursors carry it so a foreign cursor is recognised. */
   readonly epoch: string;
+  /** This process among the hubs sharing the database: its leases and claims carry it. */
+  readonly hubId: string;
+
+  /**
+   * Hears what other hubs changed (and, on PostgreSQL, this one too): the head moved, the
+   * subscriptions changed, leases were given up; `resync` when the store may have missed
+   * changes (its notification connection came back) and everything should be read again.
+   * A store with one writer (SQLite) never calls it.
+   */
+  watch(listener: (change: StoreChange) => void): void;
+  /** What /readyz and /metrics show of the connection to shared state. */
+  health(): StoreHealth;
 
   /**
    * One group commit, one transaction: the events get consecutive positions in the order
@@ -35,10 +47,18 @@ export interface Store {
   readLog(afterSeq: number, limit: number): Promise<EventPage>;
   eventById(id: string): Promise<StoredEvent | undefined>;
 
-  /** The response saved for an idempotency key no older than `since` (epoch ms). */
-  savedResponse(key: string, since: number): Promise<SavedResponse | undefined>;
+  /**
+   * Takes an Idempotency-Key for this hub before its request commits (the append that writes
+   * the request's events saves its response and ends the claim), unless a response no older
+   * than `since` (epoch ms) is saved for it, or another hub holds it (`busy`: ask again).
+   */
+  claimKey(key: string, fingerprint: string, since: number, now: number): Promise<KeyClaim>;
+  /** Gives a claim back: its request failed and committed nothing. */
+  releaseKey(key: string): Promise<void>;
 
-  subscriptions(): Promise<Subscription[]>;
+  /** Every subscription, with the version of the set they were read at. */
+  subscriptions(): Promise<SubscriptionSet>;
+  subscription(id: string): Promise<Subscription | undefined>;
   /** Inserts or replaces the whole row, durably. */
   putSubscription(sub: Subscription): Promise<void>;
   /** Deletes the row, durably; resolves with whether there was one. */
@@ -51,8 +71,17 @@ export interface Store {
   listDeliveries(filter: DeliveryFilter): Promise<Delivery[]>;
   deliveryCounts(): Promise<DeliveryCounts>;
 
-  /** Puts every in-flight delivery back in the queue, due `now`; resolves with how many. */
-  releaseAll(now: number): Promise<number>;
+  /**
+   * Webhook work is owned per subscription by one hub at a time. Renews this hub's leases and
+   * takes free or expired ones, up to its share of the subscriptions among the live hubs;
+   * a lease taken over puts the deliveries its previous owner left in flight back in the
+   * queue, due `now`. Resolves with every lease this hub holds from now on.
+   */
+  renewLeases(now: number, leaseMs: number): Promise<LeaseGrant>;
+  /** Gives every lease of this hub up (it stops): another hub may take them at once. */
+  releaseLeases(): Promise<void>;
+  /** Whether this hub may run retention now: one hub at a time does. */
+  retentionTurn(): Promise<boolean>;
   /**
    * One dispatcher pass, one transaction: records outcomes, releases and cancels claims,
    * switches subscriptions off, then claims (see ClaimBatch). Bookkeeping whose loss only
@@ -83,6 +112,12 @@ export interface Store {
 
 /** What one group commit writes, built before the call. */
 export interface AppendWrite {
+  /**
+   * The version of the subscriptions the outbox rows were planned from: when another hub
+   * changed them since, the append is refused (StaleSubscriptionsError) and is to be planned
+   * again. undefined: no check.
+   */
+  subscriptionsVersion?: number | undefined;
   /** Ids assigned, `data` as JSON text; positions are assigned in this order. */
   events: readonly NewEvent[];
   /** Outbox rows, due at once. */
@@ -160,8 +195,55 @@ export interface DispatchPass {
   cancel: readonly number[];
   /** Subscriptions switched off. */
   disable: ReadonlyArray<{ id: string; reason: DisabledReason }>;
+  /**
+   * The leases this pass acts under (fencing): every record, release, cancel, switch-off and
+   * claim of a subscription whose lease is not held by this hub at that epoch is left out.
+   */
+  leases: readonly Lease[];
   /** null: record only. */
   claims: ClaimBatch | null;
+}
+
+export type StoreChange =
+  | { kind: 'head'; head: number }
+  | { kind: 'subscriptions' }
+  | { kind: 'leases' }
+  /** Deliveries of a subscription were queued again (a retry or redrive through another hub). */
+  | { kind: 'due'; subscriptionId: string }
+  | { kind: 'resync' };
+
+export interface StoreHealth {
+  /** Whether this hub hears other hubs' changes live (null: no other hub can write). */
+  listening: boolean | null;
+}
+
+export interface SubscriptionSet {
+  version: number;
+  subscriptions: Subscription[];
+}
+
+export type KeyClaim = { state: 'claimed' } | { state: 'saved'; saved: SavedResponse } | { state: 'busy' };
+
+/** A subscription's webhook work, owned by this hub; `epoch` grows with every change of owner. */
+export interface Lease {
+  subscriptionId: string;
+  epoch: number;
+}
+
+export interface LeaseGrant {
+  leases: Lease[];
+  /** Hubs seen alive within a lease, this one included. */
+  hubs: number;
+  /** Deliveries a previous owner left in flight, put back in the queue by this renewal. */
+  requeued: number;
+}
+
+/** The subscriptions changed since the outbox was planned; nothing was written. */
+export class StaleSubscriptionsError extends Error {
+  override name = 'StaleSubscriptionsError';
+  constructor() {
+    super('the subscriptions changed since the outbox was planned');
+  }
 }
 
 /** The append was written but not confirmed durable: never to be retried in parts. */

@@ -3,9 +3,10 @@ import type { CursorCodec } from '../domain/cursor.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
 import type { DisabledReason, Subscription } from '../domain/subscription.js';
 import type { Logger } from '../logger.js';
-import type { ClaimRequest, Store } from '../store/index.js';
+import type { ClaimRequest, Lease, Store } from '../store/index.js';
 import type { PauseRule } from './failure-window.js';
 import { CLAIM_AHEAD, Lanes } from './lanes.js';
+import type { LeaseKeeper } from './leases.js';
 import type { WebhookMetrics } from './metrics.js';
 import { decide, type Decision } from './outcome.js';
 import { deliveryRequest } from './request.js';
@@ -21,6 +22,8 @@ export interface DispatcherOptions {
   random: Random;
   logger: Logger;
   metrics: WebhookMetrics;
+  /** The subscriptions this hub may send for (one hub owns each). */
+  leases: LeaseKeeper;
   /** Attempts under way at once, all subscriptions together. */
   maxInFlight: number;
   /** Deliveries claimed per subscription per pass. */
@@ -58,6 +61,9 @@ interface ClaimPlan {
   entries: IndexedSubscription[];
   requests: ClaimRequest[];
   budget: number;
+  /** The leases the pass acts under, and their epochs by subscription. */
+  leases: Lease[];
+  epochs: Map<string, number>;
 }
 
 /** Every minute each subscription is looked at even without a signal: a safety net, not the mechanism. */
@@ -106,6 +112,8 @@ export class Dispatcher {
   private timerAt = INFINITY;
   private resync: NodeJS.Timeout | undefined;
   private roundRobin = 0;
+  /** The lease epoch each claimed delivery was claimed under: an outcome under an older one is not recorded. */
+  private readonly claimedUnder = new WeakMap<ClaimedDelivery, number>();
   /** A pass is waiting for the store: another wake-up then runs one more pass after it. */
   private passing: Promise<void> | undefined;
   private passAgain = false;
@@ -115,13 +123,10 @@ export class Dispatcher {
   }
 
   /**
-   * Starts dispatching. In-flight rows at start were claimed by a process that is gone (a
-   * SQLite database has one hub), so their claims have lapsed: they go back to the queue.
+   * Starts dispatching, for the subscriptions whose leases are held (taking a lease put the
+   * deliveries a previous owner left in flight back in the queue).
    */
-  async start(): Promise<void> {
-    const { store, clock, logger } = this.opts;
-    const released = await store.releaseAll(clock.now());
-    if (released > 0) logger.info({ released }, 'deliveries left in flight by the previous run re-queued');
+  start(): void {
     this.running = true;
     this.resync = setInterval(() => this.dueAll(), RESYNC_MS);
     this.resync.unref();
@@ -170,6 +175,18 @@ export class Dispatcher {
     this.wake();
   }
 
+  /**
+   * Leases changed hands. Gained: its work is looked at now. Lost: nothing more is claimed or
+   * sent for it; what is ready goes back (the new owner re-queued it already); attempts under
+   * way are cut short when every lease ran out (the database unreachable), else they finish
+   * and their outcomes, fenced, are not recorded.
+   */
+  leasesChanged(gained: readonly string[], lost: readonly string[]): void {
+    for (const id of lost) this.drain(id);
+    if (lost.length > 0 && this.opts.leases.count === 0) this.opts.sender.abortAll();
+    for (const id of gained) this.dueNow(id);
+  }
+
   /** Settings changed; a re-enabled subscription starts with a clean failure record. */
   changed(sub: Subscription, reenabled: boolean): void {
     if (reenabled) this.lanes.get(sub.id)?.forgive();
@@ -194,7 +211,8 @@ export class Dispatcher {
     });
   }
 
-  private dueAll(): void {
+  /** Every subscription may have work due (after a resync, and every minute). */
+  dueAll(): void {
     const now = this.opts.clock.now();
     this.lanes.allDueBy(now);
     for (const { sub } of this.opts.index.all()) this.lanes.of(sub, now);
@@ -243,8 +261,13 @@ export class Dispatcher {
         cancel: cancels,
         disable: pauses.map(({ sub, reason }) => ({ id: sub.id, reason })),
         claims: plan && { requests: plan.requests, budget: plan.budget },
+        leases: plan?.leases ?? this.opts.leases.leases(),
       });
       claims = results.map(({ claimed, nextDueAt }, k) => ({ entry: plan!.entries[k]!, claimed, nextDueAt: nextDueAt ?? INFINITY }));
+      for (const { entry, claimed } of claims) {
+        const epoch = plan!.epochs.get(entry.sub.id)!;
+        for (const c of claimed) this.claimedUnder.set(c, epoch);
+      }
     } catch (err) {
       for (const entry of plan?.entries ?? []) this.lanes.get(entry.sub.id)?.claimFailed();
       // Storage trouble (busy, full): keep everything for the next pass, shortly.
@@ -265,8 +288,11 @@ export class Dispatcher {
   private judge(f: Finished, now: number): Judged {
     const judged = f as Judged;
     judged.entry = this.opts.index.get(f.claimed.subscriptionId);
+    // Claimed under a lease this hub no longer holds at that epoch: the owner decides now
+    // (unless the subscription is gone: then nobody else will, and it is cancelled here).
+    const stale = judged.entry !== undefined && this.claimedUnder.get(f.claimed) !== this.opts.leases.epochOf(f.claimed.subscriptionId);
     judged.decision =
-      f.result.outcome === 'aborted' ? null : decide(f.claimed, f.result, f.startedAt, now, judged.entry?.policy ?? null, this.opts.random);
+      f.result.outcome === 'aborted' || stale ? null : decide(f.claimed, f.result, f.startedAt, now, judged.entry?.policy ?? null, this.opts.random);
     return judged;
   }
 
@@ -298,11 +324,14 @@ export class Dispatcher {
   private plan(now: number, pausing: ReadonlySet<string>): ClaimPlan {
     const { index, maxInFlight, claimBatch } = this.opts;
     const subs = index.all();
-    const plan: ClaimPlan = { entries: [], requests: [], budget: CLAIM_AHEAD * maxInFlight - this.inFlight };
+    const leases = this.opts.leases.leases();
+    const epochs = new Map(leases.map((l) => [l.subscriptionId, l.epoch]));
+    const plan: ClaimPlan = { entries: [], requests: [], budget: CLAIM_AHEAD * maxInFlight - this.inFlight, leases, epochs };
     for (let k = 0; k < subs.length && plan.budget > 0; k++) {
       const entry = subs[(this.roundRobin + k) % subs.length]!;
       const { sub } = entry;
       if (!sub.enabled || pausing.has(sub.id)) continue; // held: its deliveries wait, nothing is claimed
+      if (!epochs.has(sub.id)) continue; // another hub's
       const lane = this.lanes.of(sub, now);
       if (lane.nextDueAt > now) continue;
       const limit = Math.min(lane.room(sub, now), claimBatch);
@@ -340,7 +369,7 @@ export class Dispatcher {
     const lane = this.lanes.get(subscriptionId);
     if (!lane || lane.ready.length === 0) return;
     const entry = this.opts.index.get(subscriptionId);
-    if (!this.running || !entry?.sub.enabled) {
+    if (!this.running || !entry?.sub.enabled || !this.opts.leases.owns(subscriptionId)) {
       for (const c of lane.ready) (entry || !this.running ? this.unsent : this.cancels).push(c.seq);
       lane.inFlight -= lane.ready.length;
       this.inFlight -= lane.ready.length;

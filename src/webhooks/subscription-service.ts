@@ -19,6 +19,8 @@ export interface SubscriptionServiceOptions {
   logger: Logger;
   allowPrivateUrls: boolean;
   previousSecretTtlMs: number;
+  /** After every subscription write. */
+  saved(): void;
 }
 
 /** Rows changed per transaction in bulk operations, so publishing never waits long behind them. */
@@ -42,14 +44,15 @@ async function inBatches(step: () => Promise<number>): Promise<number> {
 export class SubscriptionService {
   constructor(private readonly opts: SubscriptionServiceOptions) {}
 
-  list(): Subscription[] {
-    return this.opts.index.all().map((e) => e.sub);
+  /** Read from the store, not the index: with several hubs, a change made through another one is seen at once. */
+  async list(): Promise<Subscription[]> {
+    return (await this.opts.store.subscriptions()).subscriptions;
   }
 
-  get(id: string): Subscription {
-    const entry = this.opts.index.get(id);
-    if (!entry) throw new HubError('not_found', { message: `No subscription ${id}.` });
-    return entry.sub;
+  async get(id: string): Promise<Subscription> {
+    const sub = await this.opts.store.subscription(id);
+    if (!sub) throw new HubError('not_found', { message: `No subscription ${id}.` });
+    return sub;
   }
 
   /** Creates a subscription; its secret is in the result (and nowhere else, ever again). */
@@ -75,10 +78,10 @@ export class SubscriptionService {
 
   /** Changes any settings; `enabled: true` clears the disabled reason, `false` sets it to manual. */
   async update(id: string, patch: Partial<SubscriptionSettings>, enabled?: boolean): Promise<Subscription> {
-    this.get(id);
+    await this.get(id);
     if (patch.url !== undefined) await this.checkUrl(patch.url);
     // Read again after the DNS wait: the dispatcher may have paused it meanwhile.
-    const current = this.get(id);
+    const current = await this.get(id);
     const updated: Subscription = { ...current, ...patch, updatedAt: this.opts.clock.now() };
     if (enabled === true) {
       updated.enabled = true;
@@ -98,7 +101,7 @@ export class SubscriptionService {
    * with no 204 sent, so repeating the DELETE finishes the job.
    */
   async delete(id: string): Promise<void> {
-    const sub = this.get(id);
+    const sub = await this.get(id);
     const { store, index, dispatcher, clock, logger } = this.opts;
     index.remove(id); // no new deliveries, no new claims from here on
     try {
@@ -114,7 +117,7 @@ export class SubscriptionService {
 
   /** A new secret; the previous one keeps signing alongside for the configured time. */
   async rotateSecret(id: string): Promise<Subscription> {
-    const current = this.get(id);
+    const current = await this.get(id);
     const now = this.opts.clock.now();
     const rotated: Subscription = {
       ...current,
@@ -130,7 +133,7 @@ export class SubscriptionService {
 
   /** Re-queues every dead delivery of a subscription with a fresh retry budget; returns how many. */
   async redriveDead(id: string): Promise<number> {
-    this.get(id);
+    await this.get(id);
     const { store, dispatcher, clock, logger } = this.opts;
     const requeued = await inBatches(() => store.redriveDead(id, clock.now(), BULK_BATCH));
     dispatcher.dueNow(id);
@@ -156,6 +159,7 @@ export class SubscriptionService {
     await store.putSubscription(sub);
     index.set(sub);
     dispatcher.changed(sub, reenabled);
+    this.opts.saved();
   }
 
   private async checkUrl(text: string): Promise<void> {

@@ -35,7 +35,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pushhub-gc-'));
   if (onPostgres) {
     pgDb = await freshDatabase();
-    const options = { url: pgDb.url, poolSize: 4, statementTimeoutMs: 5000, connectTimeoutMs: 5000 };
+    const options = { url: pgDb.url, poolSize: 4, statementTimeoutMs: 5000, connectTimeoutMs: 5000, pollMs: 1000, heartbeatMs: 5000 };
     store = await openPostgresStore({ ...options, random: systemRandom, logger: createLogger('silent') });
   } else {
     store = openStore({ path: join(dir, 'p.db'), synchronous: 'FULL', busyTimeoutMs: 0, random: systemRandom });
@@ -66,7 +66,7 @@ describe('group commit', () => {
   it('tells listeners after the commit, with the whole batch in log order', async () => {
     const seen: number[][] = [];
     let planned = 0;
-    gc.planOutbox((events) => ((planned += events.length), []));
+    gc.planOutbox({ plan: (events) => ((planned += events.length), { rows: [], subscriptionsVersion: undefined }), refresh: async () => {} });
     gc.onCommitted((events) => seen.push(events.map((e) => e.seq)));
     await Promise.all([gc.submit([event()], 'http'), gc.submit([event(), event()], 'ws')]);
     expect(planned).toBe(3);
@@ -76,7 +76,13 @@ describe('group commit', () => {
   it("writes the planned outbox rows with their events, and hands them to listeners once durable", async () => {
     await store.putSubscription(subscription('sub_a'));
     const heard: Array<{ seqs: number[]; rows: string[] }> = [];
-    gc.planOutbox((events) => events.flatMap((e, i) => (e.channel === 'hooked' ? [{ id: `dlv_${e.id}`, subscriptionId: 'sub_a', event: i }] : [])));
+    gc.planOutbox({
+      plan: (events) => ({
+        rows: events.flatMap((e, i) => (e.channel === 'hooked' ? [{ id: `dlv_${e.id}`, subscriptionId: 'sub_a', event: i }] : [])),
+        subscriptionsVersion: undefined,
+      }),
+      refresh: async () => {},
+    });
     gc.onCommitted((events, rows) => heard.push({ seqs: events.map((e) => e.seq), rows: rows.map((r) => r.id) }));
     const [a, b] = await Promise.all([gc.submit([event('other'), event('hooked')], 'http'), gc.submit([event('hooked')], 'http')]);
     expect(heard).toEqual([{ seqs: [1, 2, 3], rows: [`dlv_${a![1]!.id}`, `dlv_${b![0]!.id}`] }]);
@@ -92,8 +98,29 @@ describe('group commit', () => {
       gc.submit([event()], 'http'),
       gc.submit([event(), event()], 'http', { key: 'k1', fingerprint: 'f1', response: template }),
     ]);
-    expect(await store.savedResponse('k1', 0)).toEqual({ fingerprint: 'f1', response: `{"c":"${codec.encode(2)}","d":"${codec.encode(3)}"}` });
-    expect(await store.savedResponse('k1', 2)).toBeUndefined(); // older than asked
+    expect(await store.claimKey('k1', 'f1', 0, 5)).toEqual({
+      state: 'saved',
+      saved: { fingerprint: 'f1', response: `{"c":"${codec.encode(2)}","d":"${codec.encode(3)}"}` },
+    });
+    expect(await store.claimKey('k1', 'f1', 2, 5)).toEqual({ state: 'claimed' }); // older than asked: taken anew
+  });
+
+  it.runIf(onPostgres)('an outbox planned from subscriptions another hub changed is refused, planned again from the new ones, then written', async () => {
+    const versions: Array<number | undefined> = [];
+    let version = (await store.subscriptions()).version;
+    let refreshed = 0;
+    gc.planOutbox({
+      plan: () => (versions.push(version), { rows: [], subscriptionsVersion: version }),
+      refresh: async () => {
+        refreshed++;
+        version = (await store.subscriptions()).version;
+      },
+    });
+    await store.putSubscription(subscription('sub_b')); // as another hub would: the version moves
+    const [stored] = await gc.submit([event()], 'http');
+    expect(refreshed).toBe(1);
+    expect(versions).toEqual([versions[0], versions[0]! + 1]);
+    expect((await store.readLog(0, 10)).events.map((e) => e.id)).toEqual([stored!.id]);
   });
 
   it('isolates a job that fails on its own, so the others of its batch still land', async () => {

@@ -90,7 +90,7 @@ describe('loadConfig', () => {
   });
 
   it('has PostgreSQL pool defaults, overridable from the config file section', () => {
-    expect(loadConfig().postgres).toEqual({ poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutMs: 5_000 });
+    expect(loadConfig().postgres).toEqual({ poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutMs: 5_000, pollMs: 1_000, heartbeatMs: 5_000 });
     expect(configSchema.parse({ postgres: { poolSize: 3 } }).postgres.poolSize).toBe(3);
     expect(() => configSchema.parse({ postgres: { poolSize: 0 } })).toThrow();
     expect(() => configSchema.parse({ postgres: { nope: 1 } })).toThrow();

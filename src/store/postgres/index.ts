@@ -7,11 +7,12 @@ import { cursorCodec, newEpoch } from '../../domain/cursor.js';
 import { fillTemplate, type ResponseTemplate } from '../../domain/response-template.js';
 import type { DisabledReason, Subscription } from '../../domain/subscription.js';
 import type { Logger } from '../../logger.js';
-import { NotDurableError, type ClaimResult, type EventPage, type Store } from '../store.js';
+import { NotDurableError, StaleSubscriptionsError, type ClaimResult, type EventPage, type Store, type StoreChange } from '../store.js';
 import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
-import { holdHubLock, type HubLock } from './hub-lock.js';
 import { appendRows, initLog } from './log.js';
 import { migrate } from './migrate.js';
+import { sessionLock } from './session-lock.js';
+import { CHANGED_CHANNEL, startWatch } from './watch.js';
 import { fromAttemptRow, fromDeliveryRow, type AttemptRow, type DeliveryRow } from '../rows.js';
 
 export interface PostgresStoreOptions {
@@ -22,6 +23,10 @@ export interface PostgresStoreOptions {
   statementTimeoutMs: number;
   /** Waiting longer for a connection (the server down or every connection busy) is answered 503. */
   connectTimeoutMs: number;
+  /** How often the head is read even without a notification (a safety net). */
+  pollMs: number;
+  /** How often the listening connection is checked. */
+  heartbeatMs: number;
   random: Random;
   logger: Logger;
 }
@@ -46,6 +51,7 @@ const types = {
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const { url, poolSize, statementTimeoutMs, connectTimeoutMs, random, logger } = options;
+  const hubId = `hub_${random.bytes(8).toString('hex')}`;
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
@@ -76,9 +82,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   };
 
   let epoch: string;
-  let lock: HubLock | undefined;
   try {
-    lock = await holdHubLock(url, connectTimeoutMs, logger);
     const client = await checkout();
     try {
       await migrate(client);
@@ -87,10 +91,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     }
     epoch = await initLog(pool, () => newEpoch(random.bytes(10)));
   } catch (err) {
-    await lock?.release();
     await pool.end();
     throw err;
   }
+  const retention = sessionLock(url, RETENTION_LOCK, connectTimeoutMs, logger);
   const codec = cursorCodec(epoch);
 
   const query = async <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> => {
@@ -145,8 +149,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         deliveries: write.deliveries,
         keys: lastOfEachKey(write.idempotencyKeys),
         now: write.now,
+        subscriptionsVersion: write.subscriptionsVersion,
       });
     } catch (err) {
+      if (err instanceof StaleSubscriptionsError) throw err; // nothing written
       // The server answered with an error: the statement (its own transaction) rolled back.
       if (hasSqlState(err)) {
         if (isUnavailable(err)) broken = err as Error;
@@ -174,8 +180,33 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     return { head: first.head, prunedThrough: first.pruned_through, events: first.seq === null ? [] : found.map(toEvent) };
   };
 
+  const watchers: Array<(change: StoreChange) => void> = [];
+  const watch = startWatch({
+    url,
+    connectTimeoutMs,
+    heartbeatMs: options.heartbeatMs,
+    pollMs: options.pollMs,
+    async readHead() {
+      const [h] = await rows<{ seq: number; subscriptions_version: number }>('pushhub_head', 'SELECT seq, subscriptions_version FROM log_head');
+      return { head: h!.seq, subscriptionsVersion: h!.subscriptions_version };
+    },
+    emit(change) {
+      for (const w of watchers) {
+        try {
+          w(change);
+        } catch (err) {
+          logger.error({ err }, 'store watcher failed');
+        }
+      }
+    },
+    logger,
+  });
+
   return {
     epoch,
+    hubId,
+    watch: (listener) => void watchers.push(listener),
+    health: () => ({ listening: watch.listening }),
 
     append(write) {
       const result = appending.then(() => appendOnce(write));
@@ -195,24 +226,36 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return row && toEvent(row);
     },
 
-    async savedResponse(key, since) {
-      const [row] = await rows<{ fingerprint: string; response_template: string; response_base: number }>(
-        'pushhub_saved_response',
-        `SELECT fingerprint, response_template, response_base FROM idempotency_keys
-         WHERE key = $1 AND created_at >= $2 AND response_template IS NOT NULL`,
-        [key, since],
+    async claimKey(key, fingerprint, since, now) {
+      const [row] = await rows<{ claimed: boolean; fingerprint: string | null; response_template: string | null; response_base: number; created_at: number }>(
+        'pushhub_claim_key',
+        CLAIM_KEY,
+        [key, fingerprint, hubId, now, since, KEY_CLAIM_MS],
       );
-      if (!row) return undefined;
-      const template = JSON.parse(row.response_template) as ResponseTemplate;
+      if (row!.claimed) return { state: 'claimed' };
+      if (row!.response_template === null || row!.created_at < since) return { state: 'busy' };
+      const template = JSON.parse(row!.response_template) as ResponseTemplate;
       const count = template.cursorOf.length === 0 ? 0 : Math.max(...template.cursorOf) + 1;
-      const seqs = Array.from({ length: count }, (_, i) => row.response_base + 1 + i);
-      return { fingerprint: row.fingerprint, response: fillTemplate(template, seqs, codec.encode) };
+      const seqs = Array.from({ length: count }, (_, i) => row!.response_base + 1 + i);
+      return { state: 'saved', saved: { fingerprint: row!.fingerprint!, response: fillTemplate(template, seqs, codec.encode) } };
+    },
+    async releaseKey(key) {
+      await query('pushhub_release_key', 'DELETE FROM idempotency_keys WHERE key = $1 AND claimed_by = $2 AND response_template IS NULL', [key, hubId]);
     },
 
+    async subscription(id) {
+      const [row] = await rows<SubscriptionRow>('pushhub_subscription', `SELECT ${SUBSCRIPTION_COLUMNS.join(', ')} FROM subscriptions WHERE id = $1`, [id]);
+      return row && fromSubscriptionRow(row);
+    },
     async subscriptions() {
-      return (await rows<SubscriptionRow>('pushhub_subscriptions', `SELECT ${SUBSCRIPTION_COLUMNS.join(', ')} FROM subscriptions ORDER BY created_at, id`)).map(
-        fromSubscriptionRow,
+      // One statement, one snapshot: the version and the rows agree.
+      const found = await rows<SubscriptionRow & { version: number }>(
+        'pushhub_subscriptions',
+        `SELECT h.subscriptions_version AS version, s.* FROM log_head h LEFT JOIN LATERAL (
+           SELECT ${SUBSCRIPTION_COLUMNS.join(', ')} FROM subscriptions ORDER BY created_at, id
+         ) s ON true`,
       );
+      return { version: found[0]!.version, subscriptions: found[0]!.id === null ? [] : found.map(fromSubscriptionRow) };
     },
     async putSubscription(sub) {
       const row = toSubscriptionRow(sub);
@@ -221,8 +264,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         `WITH put AS (
            INSERT INTO subscriptions (${SUBSCRIPTION_COLUMNS.join(', ')}) VALUES (${SUBSCRIPTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
            ON CONFLICT (id) DO UPDATE SET ${SUBSCRIPTION_COLUMNS.slice(1).map((c) => `${c} = excluded.${c}`).join(', ')}
-         )
-         UPDATE log_head SET subscriptions_version = subscriptions_version + 1`,
+         ), bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1)
+         SELECT pg_notify('${CHANGED_CHANNEL}', 'subscriptions')`,
         SUBSCRIPTION_COLUMNS.map((c) => row[c]),
       );
     },
@@ -230,8 +273,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       const [row] = await rows<{ deleted: number }>(
         'pushhub_delete_subscription',
         `WITH gone AS (DELETE FROM subscriptions WHERE id = $1 RETURNING id),
+         unleased AS (DELETE FROM subscription_leases WHERE subscription_id IN (SELECT id FROM gone)),
          bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1 WHERE EXISTS (SELECT 1 FROM gone))
-         SELECT count(*) AS deleted FROM gone`,
+         SELECT count(*) AS deleted, pg_notify('${CHANGED_CHANNEL}', 'subscriptions') FROM gone`,
         [id],
       );
       return row!.deleted > 0;
@@ -279,12 +323,38 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return { waiting, dead };
     },
 
-    async releaseAll(now) {
-      return (await query('pushhub_release_all', `UPDATE deliveries SET ${RELEASE_SET} WHERE state = 'in_flight'`, [now])).rowCount ?? 0;
+    async renewLeases(now, leaseMs) {
+      const found = await rows<{ subscription_id: string | null; epoch: number; hubs: number; requeued: number }>('pushhub_renew_leases', RENEW_LEASES, [
+        hubId,
+        leaseMs,
+        now,
+      ]);
+      return {
+        leases: found.filter((r) => r.subscription_id !== null).map((r) => ({ subscriptionId: r.subscription_id!, epoch: r.epoch })),
+        hubs: found[0]!.hubs,
+        requeued: found[0]!.requeued,
+      };
     },
-    recordAndClaim: ({ now, records, release, cancel, disable, claims }) =>
+    async releaseLeases() {
+      await query(
+        'pushhub_release_leases',
+        // Expired, not deleted: the next owner's epoch follows this one's.
+        `WITH gone AS (UPDATE subscription_leases SET expires_at = now() WHERE owner = $1 AND expires_at > now()),
+         hub AS (DELETE FROM hubs WHERE id = $1)
+         SELECT pg_notify('${CHANGED_CHANNEL}', 'leases')`,
+        [hubId],
+      );
+    },
+    retentionTurn: () => retention.tryHold(),
+    recordAndClaim: ({ now, records, release, cancel, disable, claims, leases }) =>
       transaction(async (client) => {
         const run = (name: string, text: string, values: unknown[]) => client.query({ name, text, values });
+        // Fencing: only subscriptions whose lease this hub holds at the epoch it acts under,
+        // locked against a takeover until this pass commits.
+        const held = (
+          await run('pushhub_fence', FENCE, [hubId, leases.map((l) => l.subscriptionId), leases.map((l) => l.epoch)])
+        ).rows.map((r: { subscription_id: string }) => r.subscription_id);
+        const mine = new Set(held);
         if (records.length > 0) {
           await run('pushhub_record_attempts', RECORD_ATTEMPTS, [
             records.map((r) => r.deliverySeq),
@@ -294,6 +364,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
             records.map((r) => r.attempt.status),
             records.map((r) => r.attempt.error),
             records.map((r) => r.attempt.responseBody),
+            held,
           ]);
           await run('pushhub_record_results', RECORD_RESULTS, [
             now,
@@ -304,17 +375,22 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
             records.map((r) => r.attempt.error),
             records.map((r) => ('nextAttemptAt' in r.result ? r.result.nextAttemptAt : now)),
             records.map((r) => ('nextAttemptAt' in r.result ? null : now)),
+            held,
           ]);
         }
         if (release.length > 0) {
-          await run('pushhub_release', `UPDATE deliveries SET ${RELEASE_SET} WHERE seq = ANY($2::bigint[]) AND state = 'in_flight'`, [now, release]);
+          await run(
+            'pushhub_release',
+            `UPDATE deliveries d SET ${releaseSet('$1')} WHERE seq = ANY($2::bigint[]) AND state = 'in_flight' AND ${fenced('$3')}`,
+            [now, release, held],
+          );
         }
         if (cancel.length > 0) {
           await run(
             'pushhub_cancel_claimed',
-            `UPDATE deliveries SET state = 'cancelled', last_error = 'subscription deleted', updated_at = $1, completed_at = $1
-             WHERE seq = ANY($2::bigint[]) AND state = 'in_flight'`,
-            [now, cancel],
+            `UPDATE deliveries d SET state = 'cancelled', last_error = 'subscription deleted', updated_at = $1, completed_at = $1
+             WHERE seq = ANY($2::bigint[]) AND state = 'in_flight' AND ${fenced('$3')}`,
+            [now, cancel, held],
           );
         }
         if (disable.length > 0) {
@@ -322,10 +398,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
             'pushhub_disable',
             `WITH off AS (
                UPDATE subscriptions s SET enabled = false, disabled_reason = d.reason, updated_at = $1
-               FROM unnest($2::text[], $3::text[]) AS d (id, reason) WHERE s.id = d.id RETURNING s.id
-             )
-             UPDATE log_head SET subscriptions_version = subscriptions_version + 1 WHERE EXISTS (SELECT 1 FROM off)`,
-            [now, disable.map((d) => d.id), disable.map((d) => d.reason)],
+               FROM unnest($2::text[], $3::text[]) AS d (id, reason) WHERE s.id = d.id AND s.id = ANY($4::text[]) RETURNING s.id
+             ), bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1 WHERE EXISTS (SELECT 1 FROM off))
+             SELECT pg_notify('${CHANGED_CHANNEL}', 'subscriptions') FROM (SELECT 1) one WHERE EXISTS (SELECT 1 FROM off)`,
+            [now, disable.map((d) => d.id), disable.map((d) => d.reason), held],
           );
         }
         const results: ClaimResult[] = [];
@@ -333,6 +409,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         let budget = claims.budget;
         for (const { subscriptionId, ordered, limit } of claims.requests) {
           if (budget <= 0) break;
+          if (!mine.has(subscriptionId)) {
+            results.push({ claimed: [], nextDueAt: null }); // not this hub's (any more): its owner claims
+            continue;
+          }
           const result = ordered
             ? await claimHead(client, subscriptionId, now)
             : await claimDue(client, subscriptionId, Math.min(limit, budget), now);
@@ -355,7 +435,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
            FROM cur WHERE d.seq = cur.seq AND cur.state NOT IN ('in_flight', 'cancelled')
            RETURNING d.*
          )
-         SELECT cur.state AS prior, upd.* FROM cur LEFT JOIN upd ON true`,
+         SELECT cur.state AS prior, upd.*, CASE WHEN upd.seq IS NULL THEN NULL ELSE pg_notify('${CHANGED_CHANNEL}', 'due:' || upd.subscription_id) END
+         FROM cur LEFT JOIN upd ON true`,
         [id, now],
       );
       if (!row) return { ok: false, reason: 'not_found' };
@@ -364,14 +445,18 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return { ok: true, delivery: fromDeliveryRow(row) };
     },
     async redriveDead(subscriptionId, now, batch) {
-      const result = await query(
+      const [row] = await rows<{ requeued: number }>(
         'pushhub_redrive',
-        `UPDATE deliveries SET state = 'pending', cycle_attempts = 0, cycle_started_at = NULL, completed_at = NULL,
-           next_attempt_at = $1, updated_at = $1
-         WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = $2 ORDER BY seq LIMIT $3 FOR UPDATE)`,
+        `WITH requeued AS (
+           UPDATE deliveries SET state = 'pending', cycle_attempts = 0, cycle_started_at = NULL, completed_at = NULL,
+             next_attempt_at = $1, updated_at = $1
+           WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = $2 ORDER BY seq LIMIT $3 FOR UPDATE)
+           RETURNING 1
+         )
+         SELECT count(*) AS requeued, pg_notify('${CHANGED_CHANNEL}', 'due:' || $2) FROM requeued`,
         [now, subscriptionId, batch],
       );
-      return result.rowCount ?? 0;
+      return row!.requeued;
     },
     async cancelWaiting(subscriptionId, now, batch) {
       const result = await query(
@@ -440,8 +525,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     async close() {
       await appending;
+      await watch.close();
+      await retention.release();
       await pool.end();
-      await lock!.release(); // last: another hub may open the database from here on
     },
   };
 }
@@ -453,10 +539,86 @@ function lastOfEachKey(keys: ReadonlyArray<{ key: string; fingerprint: string; r
   return [...byKey.values()];
 }
 
+/** Back to where it was before the claim, due `now` (a parameter): an attempt that never got its answer is not counted. */
+const releaseSet = (now: string): string =>
+  `state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, next_attempt_at = ${now}, updated_at = ${now}`;
+
+/** An arbitrary, fixed key, distinct from the migrations' one: the hub holding it runs retention. */
+const RETENTION_LOCK = 0x72746e; // "rtn"
+/** How long a hub's claim on an Idempotency-Key lasts: far longer than a commit may take. */
+const KEY_CLAIM_MS = 30_000;
+
+/**
+ * Claims a key, unless a response no older than `since` is saved for it, or another hub's
+ * claim on it has not expired. `cur` is the row before (the statement's snapshot); when
+ * another hub inserted it meanwhile, neither comes back and the caller asks again.
+ */
+const CLAIM_KEY = `
+WITH cur AS (SELECT fingerprint, response_template, response_base, created_at FROM idempotency_keys WHERE key = $1),
+clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms),
+claim AS (
+  INSERT INTO idempotency_keys (key, fingerprint, claimed_by, claimed_until, created_at)
+  SELECT $1, $2, $3, clock.ms + $6, $4 FROM clock
+  ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, response_template = NULL, response_base = NULL,
+    claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until, created_at = excluded.created_at
+  WHERE (idempotency_keys.response_template IS NULL AND idempotency_keys.claimed_until < (SELECT ms FROM clock))
+     OR (idempotency_keys.response_template IS NOT NULL AND idempotency_keys.created_at < $5)
+  RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM claim) AS claimed, cur.* FROM (SELECT 1) AS one LEFT JOIN cur ON true`;
+
+/**
+ * One statement: this hub is seen alive, renews the leases it holds, and takes free or
+ * expired ones up to its share (the subscriptions over the live hubs, rounded up); a lease
+ * taken over gets the next epoch, and its deliveries left in flight go back to the queue.
+ * An expired lease is never renewed, even one of ours: it is taken again, at a new epoch.
+ * Two hubs after the same free lease: ON CONFLICT lets one have it.
+ */
+const RENEW_LEASES = `
+WITH seen AS (
+  INSERT INTO hubs (id, started_at, seen_at) VALUES ($1, now(), now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()
+), live AS (
+  SELECT count(*) + CASE WHEN EXISTS (SELECT 1 FROM hubs WHERE id = $1 AND seen_at > now() - $2 * interval '1 millisecond') THEN 0 ELSE 1 END AS n
+  FROM hubs WHERE seen_at > now() - $2 * interval '1 millisecond'
+), renewed AS (
+  UPDATE subscription_leases SET expires_at = now() + $2 * interval '1 millisecond'
+  WHERE owner = $1 AND expires_at > now()
+  RETURNING subscription_id, epoch
+), free AS (
+  SELECT s.id FROM subscriptions s LEFT JOIN subscription_leases l ON l.subscription_id = s.id
+  WHERE l.subscription_id IS NULL OR l.expires_at <= now()
+  ORDER BY s.created_at, s.id
+  LIMIT greatest(0, ceil((SELECT count(*) FROM subscriptions)::numeric / (SELECT n FROM live)) - (SELECT count(*) FROM renewed))
+), taken AS (
+  INSERT INTO subscription_leases (subscription_id, owner, epoch, expires_at)
+  SELECT id, $1, 1, now() + $2 * interval '1 millisecond' FROM free
+  ON CONFLICT (subscription_id) DO UPDATE SET owner = excluded.owner, epoch = subscription_leases.epoch + 1, expires_at = excluded.expires_at
+  WHERE subscription_leases.expires_at <= now()
+  RETURNING subscription_id, epoch
+), requeued AS (
+  UPDATE deliveries SET ${releaseSet('$3')}
+  WHERE state = 'in_flight' AND subscription_id IN (SELECT subscription_id FROM taken)
+  RETURNING 1
+), held AS (SELECT * FROM renewed UNION ALL SELECT * FROM taken)
+SELECT (SELECT n FROM live) AS hubs, (SELECT count(*) FROM requeued) AS requeued, held.* FROM (SELECT 1) AS one LEFT JOIN held ON true`;
+
+/**
+ * A delivery `d` this pass may write: its subscription's lease is among those held (a
+ * parameter, from FENCE), or its subscription is gone (no hub can own it any more: the one
+ * that claimed the delivery finishes it).
+ */
+const fenced = (held: string): string =>
+  `(d.subscription_id = ANY(${held}::text[]) OR NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id))`;
+
+/** The leases of a pass that this hub holds, at the epochs given, locked until the pass commits. */
+const FENCE = `
+SELECT l.subscription_id FROM subscription_leases l
+JOIN unnest($2::text[], $3::bigint[]) AS h (id, epoch) ON l.subscription_id = h.id AND l.epoch = h.epoch
+WHERE l.owner = $1 AND l.expires_at > now()
+FOR SHARE OF l`;
+
 const WAITING = "state IN ('pending', 'retrying')";
 const FINISHED = "state IN ('succeeded', 'dead', 'cancelled')";
-/** Back to where it was before the claim: an attempt that never got its answer is not counted. */
-const RELEASE_SET = "state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, next_attempt_at = $1, updated_at = $1";
 
 // Attempts are kept even for a delivery no longer in flight, as the SQLite store does; a row
 // retention already removed has nothing to attach them to.
@@ -464,7 +626,7 @@ const RECORD_ATTEMPTS = `
 INSERT INTO delivery_attempts (delivery_seq, n, at, duration_ms, status, error, response_body)
 SELECT r.* FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::integer[], $5::integer[], $6::text[], $7::text[])
   AS r (delivery_seq, n, at, duration_ms, status, error, response_body)
-WHERE EXISTS (SELECT 1 FROM deliveries WHERE seq = r.delivery_seq)
+WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = r.delivery_seq AND ${fenced('$8')})
 ON CONFLICT (delivery_seq, n) DO UPDATE SET at = excluded.at, duration_ms = excluded.duration_ms, status = excluded.status,
   error = excluded.error, response_body = excluded.response_body`;
 
@@ -474,7 +636,7 @@ UPDATE deliveries d SET state = r.state, attempts = d.attempts + 1, cycle_attemp
   next_attempt_at = r.next_attempt_at, updated_at = $1, completed_at = r.completed_at
 FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[], $6::text[], $7::bigint[], $8::bigint[])
   AS r (seq, state, at, status, error, next_attempt_at, completed_at)
-WHERE d.seq = r.seq AND d.state = 'in_flight'`;
+WHERE d.seq = r.seq AND d.state = 'in_flight' AND ${fenced('$9')}`;
 
 /**
  * Takes the chosen rows (`due`, a CTE): in flight with their events, or cancelled when

@@ -1,8 +1,7 @@
 import type { Pool } from 'pg';
-import type { NewEvent, StoredEvent } from '../../domain/envelope.js';
-
-/** The channel every append notifies, with the new head as payload (never the events: 8000-byte limit, lost while disconnected). */
-export const HEAD_CHANNEL = 'pushhub_head';
+import type { NewEvent } from '../../domain/envelope.js';
+import { StaleSubscriptionsError } from '../store.js';
+import { HEAD_CHANNEL } from './watch.js';
 
 /** The head row, created once with this database's epoch; returns the epoch in force (another hub's, if it was first). */
 export async function initLog(pool: Pool, newEpoch: () => string): Promise<string> {
@@ -18,10 +17,14 @@ export async function initLog(pool: Pool, newEpoch: () => string): Promise<strin
  * head at commit. A key keeps its response as a template with the position before the
  * write's first event (`response_base`): its cursors are filled in when it is read, so no
  * cursor encoding lives in SQL. Returns that base: the events are at base + 1, base + 2, ….
+ * The outbox rows were planned from the subscriptions at one version: when another hub has
+ * changed them since, nothing is written (no head row comes back).
  */
 const APPEND = `
 WITH head AS (
-  UPDATE log_head SET seq = seq + cardinality($1::text[]) RETURNING seq - cardinality($1::text[]) AS base, seq AS last
+  UPDATE log_head SET seq = seq + cardinality($1::text[])
+  WHERE $14::bigint IS NULL OR subscriptions_version = $14
+  RETURNING seq - cardinality($1::text[]) AS base, seq AS last
 ), written AS (
   INSERT INTO events (seq, id, channel, type, occurred_at, received_at, data)
   SELECT head.base + e.n, e.id, e.channel, e.type, e.occurred_at, e.received_at, e.data
@@ -48,10 +51,11 @@ export interface AppendRows {
   /** `template`: the ResponseTemplate as JSON. */
   keys?: ReadonlyArray<{ key: string; fingerprint: string; template: string }>;
   now?: number;
+  subscriptionsVersion?: number | undefined;
 }
 
-/** Runs the append on `on` (a pool or a client); resolves with the position before the first event. */
-export async function appendRows(on: Queryable, { events, deliveries = [], keys = [], now = 0 }: AppendRows): Promise<number> {
+/** Runs the append on `on` (a pool or a client); resolves with the position before the first event. Rejects with StaleSubscriptionsError when the version moved. */
+export async function appendRows(on: Queryable, { events, deliveries = [], keys = [], now = 0, subscriptionsVersion }: AppendRows): Promise<number> {
   const { rows } = await on.query<{ base: string | number }>({
     name: 'pushhub_append',
     text: APPEND,
@@ -69,60 +73,11 @@ export async function appendRows(on: Queryable, { events, deliveries = [], keys 
       keys.map((k) => k.key),
       keys.map((k) => k.fingerprint),
       keys.map((k) => k.template),
+      subscriptionsVersion ?? null,
     ],
   });
+  if (rows.length === 0) throw new StaleSubscriptionsError();
   return Number(rows[0]!.base);
 }
 
-/** Appends events alone; returns the position of the first. */
-export async function appendEvents(pool: Pool, events: readonly NewEvent[]): Promise<number> {
-  return (await appendRows(pool, { events })) + 1;
-}
-
 type Queryable = Pick<Pool, 'query'>;
-
-interface EventRow {
-  seq: string;
-  id: string;
-  channel: string;
-  type: string;
-  occurred_at: string;
-  received_at: string;
-  data: string;
-}
-
-const toEvent = (r: EventRow): StoredEvent => ({
-  seq: Number(r.seq),
-  id: r.id,
-  channel: r.channel,
-  type: r.type,
-  occurredAt: Number(r.occurred_at),
-  receivedAt: Number(r.received_at),
-  data: r.data,
-});
-
-/** A page of one channel after a position, oldest first. */
-export async function readChannel(pool: Pool, channel: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
-  const { rows } = await pool.query<EventRow>({
-    name: 'pushhub_read_channel',
-    text: 'SELECT seq, id, channel, type, occurred_at, received_at, data FROM events WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-    values: [channel, afterSeq, limit],
-  });
-  return rows.map(toEvent);
-}
-
-/** A page of the whole log after a position, oldest first (a hub catching up with the others' appends). */
-export async function readLog(pool: Pool, afterSeq: number, limit: number): Promise<StoredEvent[]> {
-  const { rows } = await pool.query<EventRow>({
-    name: 'pushhub_read_log',
-    text: 'SELECT seq, id, channel, type, occurred_at, received_at, data FROM events WHERE seq > $1 ORDER BY seq LIMIT $2',
-    values: [afterSeq, limit],
-  });
-  return rows.map(toEvent);
-}
-
-/** The last position handed out, committed. */
-export async function headSeq(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ seq: string }>('SELECT seq FROM log_head');
-  return Number(rows[0]!.seq);
-}

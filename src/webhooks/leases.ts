@@ -1,0 +1,139 @@
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { Lease, Store } from '../store/index.js';
+
+export interface LeaseKeeperOptions {
+  store: Store;
+  /** How long a lease lasts in the database without renewal. */
+  leaseMs: number;
+  clock: Clock;
+  logger: Logger;
+  /** The leases held changed: `gained` may be dispatched now; `lost` must not be any more. */
+  onChange(gained: readonly string[], lost: readonly string[]): void;
+}
+
+/** Renewals per lease: a renewal that fails leaves two more tries before the lease runs out. */
+const RENEWALS_PER_LEASE = 3;
+/** Of a lease, how much this hub trusts it has left after sending a renewal: the rest is a margin. */
+const TRUSTED = 0.75;
+
+/**
+ * The subscriptions whose webhook work this hub owns (several hubs share a database: one
+ * owner each). Renews them every third of a lease and takes free ones (the store decides
+ * which, up to this hub's share). The database's leases are in its own time; here, a lease
+ * is trusted for 3/4 of its length from the moment its renewal was sent, measured on the
+ * monotonic clock (not the injected wall clock: elapsed real time is what a lease is). A hub
+ * that cannot renew (the database unreachable, its packets dropped) stops sending before its
+ * leases can expire, so it never sends after a new owner has moved on.
+ */
+export class LeaseKeeper {
+  private held = new Map<string, number>();
+  private trustedUntil = 0;
+  private hubCount = 1;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly opts: LeaseKeeperOptions) {}
+
+  /** Takes the first leases (before the dispatcher runs) and keeps renewing them. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.renew();
+    this.renewTimer = setInterval(() => void this.renew(), this.opts.leaseMs / RENEWALS_PER_LEASE);
+    this.renewTimer.unref();
+  }
+
+  /** Stops renewing and gives every lease up: another hub may take them at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.renewTimer);
+    clearTimeout(this.expiryTimer);
+    await this.renewing;
+    this.held.clear();
+    await this.opts.store.releaseLeases().catch((err: unknown) => this.opts.logger.warn({ err }, 'leases not released; they expire by themselves'));
+  }
+
+  /** Whether this hub may claim and send for the subscription now. */
+  owns(subscriptionId: string): boolean {
+    return this.held.has(subscriptionId);
+  }
+
+  /** The lease epoch this hub holds the subscription under, if it does. */
+  epochOf(subscriptionId: string): number | undefined {
+    return this.held.get(subscriptionId);
+  }
+
+  /** Every lease held, for the store's fencing. */
+  leases(): Lease[] {
+    return [...this.held].map(([subscriptionId, epoch]) => ({ subscriptionId, epoch }));
+  }
+
+  get count(): number {
+    return this.held.size;
+  }
+
+  /** Hubs alive at the last renewal, this one included. */
+  get hubs(): number {
+    return this.hubCount;
+  }
+
+  /** Renews now (another hub gave leases up, a subscription was created); coalesced. */
+  renewSoon(): void {
+    if (this.renewing) this.again = true;
+    else void this.renew();
+  }
+
+  private renew(): Promise<void> {
+    if (this.renewing || this.stopped) return this.renewing ?? Promise.resolve();
+    this.renewing = this.renewOnce().finally(() => {
+      this.renewing = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.renew();
+      }
+    });
+    return this.renewing;
+  }
+
+  private async renewOnce(): Promise<void> {
+    const { store, leaseMs, clock, logger } = this.opts;
+    const sentAt = performance.now();
+    let grant;
+    try {
+      grant = await store.renewLeases(clock.now(), leaseMs);
+    } catch (err) {
+      logger.warn({ err, held: this.held.size }, 'lease renewal failed');
+      return;
+    }
+    if (grant.requeued > 0) logger.info({ requeued: grant.requeued }, 'deliveries left in flight by the previous run re-queued');
+    if (this.stopped) return;
+    const next = new Map(grant.leases.map((l) => [l.subscriptionId, l.epoch]));
+    const gained: string[] = [];
+    const lost: string[] = [];
+    for (const [id, epoch] of next) if (this.held.get(id) !== epoch) gained.push(id);
+    for (const [id, epoch] of this.held) if (next.get(id) !== epoch) lost.push(id);
+    this.held = next;
+    this.hubCount = grant.hubs;
+    this.trustedUntil = sentAt + leaseMs * TRUSTED;
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => this.expire(), Math.max(0, this.trustedUntil - performance.now()));
+    this.expiryTimer.unref();
+    if (gained.length > 0 || lost.length > 0) {
+      if (gained.length > 0) logger.info({ subscriptions: gained.length }, 'webhook leases taken');
+      if (lost.length > 0) logger.info({ subscriptions: lost.length }, 'webhook leases lost');
+      this.opts.onChange(gained, lost);
+    }
+  }
+
+  /** No renewal got through in time: every lease is given up here before it can expire there. */
+  private expire(): void {
+    if (performance.now() < this.trustedUntil || this.held.size === 0) return;
+    const lost = [...this.held.keys()];
+    this.held.clear();
+    this.opts.logger.warn({ subscriptions: lost.length }, 'leases could not be renewed in time: webhook sending stopped until they are');
+    this.opts.onChange([], lost);
+  }
+}
