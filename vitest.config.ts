@@ -44,7 +44,7 @@ export default defineConfig({
       { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['**/node_modules/**', 'test/**/*.postgres.test.ts'] } },
       {
         extends: true,
-        test: { name: 'postgres', include: [...ON_BOTH_STORES, 'test/integration/*.postgres.test.ts'], env: { PUSHHUB_TEST_STORE: 'postgres' } },
+        test: { name: 'postgres', include: [...ON_BOTH_STORES, 'test/**/*.postgres.test.ts'], env: { PUSHHUB_TEST_STORE: 'postgres' } },
       },
     ],
   },

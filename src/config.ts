@@ -169,6 +169,7 @@ const ENV: Record<string, string> = {
   PUSHHUB_WEBHOOKS_TIMEOUT_MS: 'webhooks.retry.timeoutMs',
   PUSHHUB_WEBHOOKS_MAX_ATTEMPTS: 'webhooks.retry.maxAttempts',
   PUSHHUB_WEBHOOKS_MAX_IN_FLIGHT: 'webhooks.maxInFlight',
+  PUSHHUB_WEBHOOKS_LEASE_MS: 'webhooks.leaseMs',
 };
 
 export const FLAGS: Record<string, string> = {
