@@ -3,10 +3,10 @@ import type { CursorCodec } from '../domain/cursor.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
 import type { DisabledReason, Subscription } from '../domain/subscription.js';
 import type { Logger } from '../logger.js';
-import type { ClaimRequest, Lease, Store } from '../store/index.js';
+import type { ClaimRequest, Store } from '../store/index.js';
 import type { PauseRule } from './failure-window.js';
 import { CLAIM_AHEAD, Lanes } from './lanes.js';
-import type { LeaseKeeper } from './leases.js';
+import type { LeaseKeeper, LeaseSnapshot } from './leases.js';
 import type { WebhookMetrics } from './metrics.js';
 import { decide, type Decision } from './outcome.js';
 import { deliveryRequest } from './request.js';
@@ -61,9 +61,8 @@ interface ClaimPlan {
   entries: IndexedSubscription[];
   requests: ClaimRequest[];
   budget: number;
-  /** The leases the pass acts under, and their epochs by subscription. */
-  leases: Lease[];
-  epochs: Map<string, number>;
+  /** The leases the pass acts under. */
+  leases: LeaseSnapshot;
 }
 
 /** Every minute each subscription is looked at even without a signal: a safety net, not the mechanism. */
@@ -261,11 +260,11 @@ export class Dispatcher {
         cancel: cancels,
         disable: pauses.map(({ sub, reason }) => ({ id: sub.id, reason })),
         claims: plan && { requests: plan.requests, budget: plan.budget },
-        leases: plan?.leases ?? this.opts.leases.leases(),
+        leases: (plan?.leases ?? this.opts.leases.current).list,
       });
       claims = results.map(({ claimed, nextDueAt }, k) => ({ entry: plan!.entries[k]!, claimed, nextDueAt: nextDueAt ?? INFINITY }));
       for (const { entry, claimed } of claims) {
-        const epoch = plan!.epochs.get(entry.sub.id)!;
+        const epoch = plan!.leases.epochs.get(entry.sub.id)!;
         for (const c of claimed) this.claimedUnder.set(c, epoch);
       }
     } catch (err) {
@@ -324,14 +323,13 @@ export class Dispatcher {
   private plan(now: number, pausing: ReadonlySet<string>): ClaimPlan {
     const { index, maxInFlight, claimBatch } = this.opts;
     const subs = index.all();
-    const leases = this.opts.leases.leases();
-    const epochs = new Map(leases.map((l) => [l.subscriptionId, l.epoch]));
-    const plan: ClaimPlan = { entries: [], requests: [], budget: CLAIM_AHEAD * maxInFlight - this.inFlight, leases, epochs };
+    const leases = this.opts.leases.current;
+    const plan: ClaimPlan = { entries: [], requests: [], budget: CLAIM_AHEAD * maxInFlight - this.inFlight, leases };
     for (let k = 0; k < subs.length && plan.budget > 0; k++) {
       const entry = subs[(this.roundRobin + k) % subs.length]!;
       const { sub } = entry;
       if (!sub.enabled || pausing.has(sub.id)) continue; // held: its deliveries wait, nothing is claimed
-      if (!epochs.has(sub.id)) continue; // another hub's
+      if (!leases.epochs.has(sub.id)) continue; // another hub's
       const lane = this.lanes.of(sub, now);
       if (lane.nextDueAt > now) continue;
       const limit = Math.min(lane.room(sub, now), claimBatch);

@@ -26,8 +26,16 @@ const TRUSTED = 0.75;
  * that cannot renew (the database unreachable, its packets dropped) stops sending before its
  * leases can expire, so it never sends after a new owner has moved on.
  */
+/** The leases held at one moment: replaced, never changed, so a pass may keep it. */
+export interface LeaseSnapshot {
+  readonly list: readonly Lease[];
+  readonly epochs: ReadonlyMap<string, number>;
+}
+
+const NONE: LeaseSnapshot = { list: [], epochs: new Map() };
+
 export class LeaseKeeper {
-  private held = new Map<string, number>();
+  private held: LeaseSnapshot = NONE;
   private trustedUntil = 0;
   private hubCount = 1;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -52,27 +60,27 @@ export class LeaseKeeper {
     clearInterval(this.renewTimer);
     clearTimeout(this.expiryTimer);
     await this.renewing;
-    this.held.clear();
+    this.held = NONE;
     await this.opts.store.releaseLeases().catch((err: unknown) => this.opts.logger.warn({ err }, 'leases not released; they expire by themselves'));
   }
 
   /** Whether this hub may claim and send for the subscription now. */
   owns(subscriptionId: string): boolean {
-    return this.held.has(subscriptionId);
+    return this.held.epochs.has(subscriptionId);
   }
 
   /** The lease epoch this hub holds the subscription under, if it does. */
   epochOf(subscriptionId: string): number | undefined {
-    return this.held.get(subscriptionId);
+    return this.held.epochs.get(subscriptionId);
   }
 
-  /** Every lease held, for the store's fencing. */
-  leases(): Lease[] {
-    return [...this.held].map(([subscriptionId, epoch]) => ({ subscriptionId, epoch }));
+  /** Every lease held now, for the store's fencing. */
+  get current(): LeaseSnapshot {
+    return this.held;
   }
 
   get count(): number {
-    return this.held.size;
+    return this.held.list.length;
   }
 
   /** Hubs alive at the last renewal, this one included. */
@@ -105,7 +113,7 @@ export class LeaseKeeper {
     try {
       grant = await store.renewLeases(clock.now(), leaseMs);
     } catch (err) {
-      logger.warn({ err, held: this.held.size }, 'lease renewal failed');
+      logger.warn({ err, held: this.count }, 'lease renewal failed');
       return;
     }
     if (grant.requeued > 0) logger.info({ requeued: grant.requeued }, 'deliveries left in flight by the previous run re-queued');
@@ -113,9 +121,9 @@ export class LeaseKeeper {
     const next = new Map(grant.leases.map((l) => [l.subscriptionId, l.epoch]));
     const gained: string[] = [];
     const lost: string[] = [];
-    for (const [id, epoch] of next) if (this.held.get(id) !== epoch) gained.push(id);
-    for (const [id, epoch] of this.held) if (next.get(id) !== epoch) lost.push(id);
-    this.held = next;
+    for (const [id, epoch] of next) if (this.epochOf(id) !== epoch) gained.push(id);
+    for (const [id, epoch] of this.held.epochs) if (next.get(id) !== epoch) lost.push(id);
+    if (gained.length > 0 || lost.length > 0) this.held = { list: grant.leases, epochs: next };
     this.hubCount = grant.hubs;
     this.trustedUntil = sentAt + leaseMs * TRUSTED;
     clearTimeout(this.expiryTimer);
@@ -130,9 +138,9 @@ export class LeaseKeeper {
 
   /** No renewal got through in time: every lease is given up here before it can expire there. */
   private expire(): void {
-    if (performance.now() < this.trustedUntil || this.held.size === 0) return;
-    const lost = [...this.held.keys()];
-    this.held.clear();
+    if (performance.now() < this.trustedUntil || this.count === 0) return;
+    const lost = [...this.held.epochs.keys()];
+    this.held = NONE;
     this.opts.logger.warn({ subscriptions: lost.length }, 'leases could not be renewed in time: webhook sending stopped until they are');
     this.opts.onChange([], lost);
   }
