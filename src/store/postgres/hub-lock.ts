@@ -82,3 +82,13 @@ export async function holdHubLock(url: string, connectTimeoutMs: number, logger:
     },
   };
 }
+
+/**
+ * For `pushhub copy`, which writes a database no hub may be running on: takes the hub lock
+ * for the transaction `client` is in (a hub starting meanwhile is refused), released when
+ * it ends. False when a hub holds it.
+ */
+export async function lockOutHubs(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [HUB_LOCK]);
+  return rows[0]!.ok;
+}
