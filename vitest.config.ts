@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  * fresh database on the run's server). `*.postgres.test.ts` run on PostgreSQL only.
  *
  * SQLite-only, and why: single-hub, db-permissions, copy (the SQLite file: its lock, its
- * modes, its online backup); resource-faults (a full or read-only file system under the
+ * modes, its online backup; copies to and from PostgreSQL are copy-postgres.postgres); resource-faults (a full or read-only file system under the
  * file); auth-matrix and the fuzz files (they prove "nothing written" with SQLite's
  * data_version, test/helpers/store-writes.ts); crash, crash-matrix, webhook-crash,
  * child-smoke, npm-start, cli-realtime, private-urls, receiver-example, secrets-in-logs

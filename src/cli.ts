@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
 import { connect } from './client/index.js';
 import { systemClock, systemRandom } from './clock.js';
-import { ConfigError, FLAGS, loadConfig } from './config.js';
+import { ConfigError, describeDb, FLAGS, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { CopyError, copyDatabase } from './store/copy.js';
 import { DatabaseInUseError } from './store/db.js';
@@ -24,10 +24,12 @@ Usage:
       prints each event of the channel as one JSON line, live (or after --cursor), resuming across drops
   pushhub token --channels P[,P…] [--publish P[,P…]] [--sub ID] [--info JSON] [--ttl 3600|90s|15m|1h|7d] [--db PATH]
       mints a subscriber token with the token secret (PUSHHUB_TOKEN_SECRET or <db dir>/token-secret)
-  pushhub copy --from PATH --to PATH
-      copies a hub's SQLite database into a new file, online (the hub may be running): events at
+  pushhub copy --from PATH|URL --to PATH|URL
+      copies a hub's database (a SQLite file or a postgres:// URL, either side) into a new or
+      empty one, online (hubs may be running on the source: the copy is one snapshot): events at
       their positions (every cursor stays valid), subscriptions with their secrets, deliveries
-      with their attempts. The backup command; the api-key and token-secret files are not copied
+      with their attempts, idempotency keys. The backup command, and the way from SQLite to
+      PostgreSQL; the api-key and token-secret files are not copied
 
 Configuration comes from PUSHHUB_* environment variables (see README); flags override them.`;
 
@@ -173,9 +175,9 @@ async function tail(args: string[]): Promise<void> {
 /** Copies a database (the backup command); prints what it copied as one JSON line. */
 async function copy(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' } } });
-  if (!values.from || !values.to) throw new UsageError('copy needs --from PATH and --to PATH');
+  if (!values.from || !values.to) throw new UsageError('copy needs --from PATH|URL and --to PATH|URL');
   const summary = await copyDatabase(values.from, values.to);
-  process.stdout.write(`${JSON.stringify({ copied: { from: values.from, to: values.to, ...summary } })}\n`);
+  process.stdout.write(`${JSON.stringify({ copied: { from: describeDb(values.from), to: describeDb(values.to), ...summary } })}\n`);
 }
 
 const TTL_RE = /^(\d+)(s|m|h|d)?$/;

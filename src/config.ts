@@ -66,11 +66,12 @@ export function isPostgresUrl(db: string): boolean {
   return /^postgres(ql)?:\/\//i.test(db);
 }
 
-/** The database for logs: a PostgreSQL URL without its password. */
+/** The database for logs and messages: a URL (PostgreSQL's, or any other given by mistake) without its password. */
 export function describeDb(db: string): string {
-  if (!isPostgresUrl(db) || !URL.canParse(db)) return db;
+  if (!URL.canParse(db)) return db;
   const url = new URL(db);
-  if (url.password) url.password = 'REDACTED';
+  if (!url.password) return db;
+  url.password = 'REDACTED';
   return url.toString();
 }
 

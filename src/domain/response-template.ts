@@ -36,3 +36,9 @@ export function fillTemplate(template: ResponseTemplate, seqs: readonly number[]
 export function shiftTemplate(template: ResponseTemplate, by: number): ResponseTemplate {
   return by === 0 ? template : { pieces: template.pieces, cursorOf: template.cursorOf.map((i) => i + by) };
 }
+
+/** The response text of a template saved with the position before its commit's first event (its events at base + 1, base + 2, …). */
+export function fillTemplateAfter(template: ResponseTemplate, base: number, encode: (seq: number) => string): string {
+  const count = template.cursorOf.length === 0 ? 0 : Math.max(...template.cursorOf) + 1;
+  return fillTemplate(template, Array.from({ length: count }, (_, i) => base + 1 + i), encode);
+}

@@ -1,66 +1,52 @@
-import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { describeDb, isPostgresUrl } from '../config.js';
+import { openPostgresSnapshot, writePostgresSnapshot } from './postgres/copy.js';
+import { CopyError, type CopyCounts, type OpenSnapshot } from './snapshot.js';
+import { backupSqlite, openSqliteSnapshot, writeSqliteSnapshot } from './sqlite-copy.js';
 
-export interface CopySummary {
-  events: number;
-  subscriptions: number;
-  deliveries: number;
+export { CopyError } from './snapshot.js';
+
+export interface CopySummary extends CopyCounts {
   /** The cursor epoch the copy keeps: every cursor of the source stays valid on it. */
   epoch: string;
 }
 
-/** A copy that cannot be made as asked; nothing was written. */
-export class CopyError extends Error {
-  override name = 'CopyError';
-}
+/** A database named on the command line; `name` is the flag and the database without a password, for messages. */
+type Location = { kind: 'sqlite' | 'postgres'; value: string; name: string };
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-function sqlitePath(value: string, side: 'from' | 'to'): string {
-  if (URL_RE.test(value)) {
-    throw new CopyError(`--${side} ${value}: only SQLite files can be copied by this version (PostgreSQL is not supported yet)`);
+function locate(value: string, side: 'from' | 'to'): Location {
+  const name = `--${side} ${describeDb(value)}`;
+  if (isPostgresUrl(value)) {
+    if (!URL.canParse(value)) throw new CopyError(`${name}: not a valid postgres:// URL`);
+    return { kind: 'postgres', value, name };
   }
-  return value;
+  if (URL_RE.test(value)) throw new CopyError(`${name}: neither a SQLite file nor a postgres:// (postgresql://) URL`);
+  return { kind: 'sqlite', value, name };
 }
 
 /**
- * Copies a hub's SQLite database into a new file with SQLite's online backup: the source
- * may be in use by a running hub (the copy is a consistent snapshot of one moment). Everything is copied as it is:
- * events at their positions with the database's epoch (so every cursor stays valid on the
- * copy), subscriptions with their secrets, deliveries with their state and attempts. The
- * target must not exist, or be empty; it is created 0600 (it holds every webhook secret).
+ * Copies a hub's database into an empty one, SQLite file or PostgreSQL database either
+ * side; the source may be in use by running hubs (the copy is one consistent snapshot).
+ * Everything is kept as it is: events at their positions with the database's epoch and how
+ * far retention pruned (so every cursor stays valid on the copy), subscriptions with their
+ * secrets, deliveries with their state, seqs and attempts, the idempotency keys with their
+ * saved responses. What belongs to a running hub is not copied: deliveries in flight are
+ * written released (due now, as a hub's start leaves them), no lock, no claim. SQLite to
+ * SQLite is SQLite's online backup; any other pair reads the source in pages and writes the
+ * target in one transaction (a failed copy leaves it empty). A SQLite target is created 0600
+ * (it holds every webhook secret). `now` (epoch ms): when released deliveries are due.
  */
-export async function copyDatabase(from: string, to: string): Promise<CopySummary> {
-  const source = sqlitePath(from, 'from');
-  const target = sqlitePath(to, 'to');
-  if (!existsSync(source)) throw new CopyError(`--from ${source}: no such database`);
-  if (existsSync(target) && statSync(target).size > 0) throw new CopyError(`--to ${target}: exists and is not empty; the copy goes into a new or empty file`);
-  const db = new Database(source, { readonly: true, fileMustExist: true });
+export async function copyDatabase(from: string, to: string, now = Date.now()): Promise<CopySummary> {
+  const source = locate(from, 'from');
+  const target = locate(to, 'to');
+  if (source.kind === 'sqlite' && target.kind === 'sqlite') return backupSqlite(source.value, source.name, target.value, target.name);
+  const opened: OpenSnapshot = source.kind === 'sqlite' ? openSqliteSnapshot(source.value, source.name) : await openPostgresSnapshot(source.value, source.name);
   try {
-    const epoch = (db.prepare("SELECT value FROM settings WHERE key = 'epoch'").pluck().get() as string | undefined) ?? '';
-    if (!epoch) throw new CopyError(`--from ${source}: not a pushhub database (no epoch)`);
-    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-    closeSync(openSync(target, 'a', 0o600));
-    // All pages in one step, inside one read transaction: a copy made in small steps starts
-    // over whenever the running hub writes between two of them, and may never finish under
-    // steady load. One step reads one snapshot; in WAL mode it does not hold the writer back.
-    await db.backup(target, { progress: () => 0x7fffffff });
+    const write = target.kind === 'sqlite' ? writeSqliteSnapshot : writePostgresSnapshot;
+    const counts = await write(target.value, target.name, opened.snapshot, now);
+    return { ...counts, epoch: opened.snapshot.head.epoch };
   } finally {
-    db.close();
-  }
-  const copy = new Database(target, { fileMustExist: true });
-  try {
-    const check = copy.pragma('quick_check', { simple: true });
-    if (check !== 'ok') throw new CopyError(`--to ${target}: the copy failed its integrity check (${String(check)})`);
-    const count = (table: string): number => copy.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
-    return {
-      events: count('events'),
-      subscriptions: count('subscriptions'),
-      deliveries: count('deliveries'),
-      epoch: copy.prepare("SELECT value FROM settings WHERE key = 'epoch'").pluck().get() as string,
-    };
-  } finally {
-    copy.close();
+    await opened.close();
   }
 }

@@ -1,8 +1,9 @@
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { noWalSync, walSync, type WalSync } from './wal-sync.js';
+import { latestVersion, migrationFiles } from './migration-files.js';
 
 export type Db = Database.Database;
 
@@ -18,12 +19,19 @@ export interface DbOptions {
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
+/** An open database: the connection, its WAL sync, and the hub lock held on `<db>.lock`. */
+export interface OpenDatabase {
+  db: Db;
+  wal: WalSync;
+  lock: Db;
+}
+
 /**
  * Opens (creating folder and file) the database in WAL mode and brings its schema up to
  * date. The connection always runs `synchronous=NORMAL`; `FULL` durability is added by
  * WalSync (an explicit fdatasync of the WAL after commit), see wal-sync.ts.
  */
-export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync, onPermissionsTightened }: DbOptions): { db: Db; wal: WalSync; lock: Db } {
+export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync, onPermissionsTightened }: DbOptions): OpenDatabase {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 }); // an existing folder may be shared (/tmp): left as it is
   // First: the checks below open and close the database file, and closing any descriptor of
   // a file drops every POSIX lock this process holds on it, a running hub's included.
@@ -43,6 +51,16 @@ export function openDatabase({ path, synchronous, busyTimeoutMs, onWalSync, onPe
   wal.syncNow();
   syncDirectory(dirname(path)); // the WAL file's own directory entry
   return { db, wal, lock };
+}
+
+/** Flushes, checkpoints and closes what openDatabase opened; the lock last: another hub may open the database from then on. */
+export function closeDatabase({ db, wal, lock }: OpenDatabase): void {
+  if (!db.open) return;
+  wal.syncNow();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  wal.close();
+  db.close();
+  lock.close();
 }
 
 /** Another hub holds the database. */
@@ -128,9 +146,7 @@ function syncDirectory(dir: string): void {
  * Landed migrations are never edited: a change is a new file.
  */
 export function migrate(db: Db, dir = MIGRATIONS_DIR): void {
-  const files = readdirSync(dir)
-    .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
-    .sort();
+  const files = migrationFiles(dir);
   const current = db.pragma('user_version', { simple: true }) as number;
   for (const file of files) {
     const version = Number(file.slice(0, 4));
@@ -141,4 +157,9 @@ export function migrate(db: Db, dir = MIGRATIONS_DIR): void {
       db.pragma(`user_version = ${version}`);
     }).immediate();
   }
+}
+
+/** The schema version this code migrates a database to. */
+export function latestSchemaVersion(): number {
+  return latestVersion(MIGRATIONS_DIR);
 }

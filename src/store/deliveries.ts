@@ -3,7 +3,7 @@ import type { DeliveryState } from '../domain/event-status.js';
 import type { Db } from './db.js';
 import { rowStatements, runInChunks } from './row-statements.js';
 import type { ClaimResult } from './store.js';
-import { fromAttemptRow, fromDeliveryRow, type AttemptRow, type DeliveryRow } from './rows.js';
+import { DELIVERY_COLUMNS, fromAttemptRow, fromDeliveryRow, type AttemptRow, type DeliveryRow } from './rows.js';
 
 export interface NewDelivery {
   id: string;
@@ -92,10 +92,7 @@ type ClaimRow = [
   data: string | null,
 ];
 
-const COLUMNS =
-  'seq, id, subscription_id, event_id, event_seq, state, attempts, cycle_attempts, cycle_started_at, ' +
-  'next_attempt_at, last_status, last_error, created_at, updated_at, completed_at';
-
+const COLUMNS = DELIVERY_COLUMNS.join(', ');
 const WAITING = "state IN ('pending', 'retrying')";
 const FINISHED = "state IN ('succeeded', 'dead', 'cancelled')";
 

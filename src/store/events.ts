@@ -2,6 +2,7 @@ import type { NewEvent, StoredEvent } from '../domain/envelope.js';
 import type { Db } from './db.js';
 import { rowStatements, runInChunks } from './row-statements.js';
 import type { SettingsRepo } from './settings.js';
+import { EVENT_COLUMNS, fromEventRow, type EventRow } from './rows.js';
 
 export interface EventsRepo {
   /** Appends events to the log, in order, and returns their positions. Call inside a transaction. */
@@ -27,39 +28,18 @@ export interface EventsRepo {
   pruneBatch(cutoff: number, batch: number): number;
 }
 
-interface Row {
-  seq: number;
-  id: string;
-  channel: string;
-  type: string;
-  occurred_at: number;
-  received_at: number;
-  data: string;
-}
+/** The settings key of how far retention pruned the log. */
+export const PRUNED_THROUGH = 'events.pruned_through';
 
-const COLUMNS = 'seq, id, channel, type, occurred_at, received_at, data';
-
-function fromRow(r: Row): StoredEvent {
-  return {
-    seq: r.seq,
-    id: r.id,
-    channel: r.channel,
-    type: r.type,
-    occurredAt: r.occurred_at,
-    receivedAt: r.received_at,
-    data: r.data,
-  };
-}
-
-const PRUNED_THROUGH = 'events.pruned_through';
+const COLUMNS = EVENT_COLUMNS.join(', ');
 
 export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
   const insertRows = rowStatements(db, 6, (values) => `INSERT INTO events (id, channel, type, occurred_at, received_at, data) VALUES ${values}`);
-  const byId = db.prepare<[string, number], Row>(`SELECT ${COLUMNS} FROM events WHERE id = ? AND seq <= ?`);
-  const channelAfter = db.prepare<[string, number, number, number], Row>(
+  const byId = db.prepare<[string, number], EventRow>(`SELECT ${COLUMNS} FROM events WHERE id = ? AND seq <= ?`);
+  const channelAfter = db.prepare<[string, number, number, number], EventRow>(
     `SELECT ${COLUMNS} FROM events WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
   );
-  const after = db.prepare<[number, number, number], Row>(`SELECT ${COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
+  const after = db.prepare<[number, number, number], EventRow>(`SELECT ${COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
   const head = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
   const oldest = db.prepare<[number], { seq: number; received_at: number }>(
     'SELECT seq, received_at FROM events ORDER BY seq LIMIT ?',
@@ -91,10 +71,10 @@ export function eventsRepo(db: Db, settings: SettingsRepo): EventsRepo {
     },
     getById: (id) => {
       const row = byId.get(id, durableHead);
-      return row && fromRow(row);
+      return row && fromEventRow(row);
     },
-    listChannelAfter: (channel, afterSeq, limit) => channelAfter.all(channel, afterSeq, durableHead, limit).map(fromRow),
-    listAfter: (afterSeq, limit) => after.all(afterSeq, durableHead, limit).map(fromRow),
+    listChannelAfter: (channel, afterSeq, limit) => channelAfter.all(channel, afterSeq, durableHead, limit).map(fromEventRow),
+    listAfter: (afterSeq, limit) => after.all(afterSeq, durableHead, limit).map(fromEventRow),
     headSeq: () => durableHead,
     prunedThrough: () => prunedThrough,
     pruneBatch(cutoff, batch) {

@@ -1,7 +1,7 @@
 import type { Random } from '../clock.js';
 import { cursorCodec, newEpoch } from '../domain/cursor.js';
 import { fillTemplate } from '../domain/response-template.js';
-import { openDatabase, type DbOptions } from './db.js';
+import { closeDatabase, openDatabase, type DbOptions } from './db.js';
 import { deliveriesRepo } from './deliveries.js';
 import { eventsRepo } from './events.js';
 import { idempotencyRepo } from './idempotency.js';
@@ -18,7 +18,8 @@ export * from './store.js';
  * resolve; the group commit's append waits for the asynchronous WAL sync, its one await.
  */
 export function openStore(options: DbOptions & { random: Random }): Store {
-  const { db, wal, lock } = openDatabase(options);
+  const opened = openDatabase(options);
+  const { db, wal } = opened;
   const settings = settingsRepo(db);
   let epoch = settings.get('epoch');
   if (!epoch) {
@@ -161,15 +162,7 @@ export function openStore(options: DbOptions & { random: Random }): Store {
           if (err !== ROLLBACK) throw err;
         }
       }),
-    close: () =>
-      run(() => {
-        if (!db.open) return;
-        wal.syncNow();
-        db.pragma('wal_checkpoint(TRUNCATE)');
-        wal.close();
-        db.close();
-        lock.close(); // last: another hub may open the database from here on
-      }),
+    close: () => run(() => closeDatabase(opened)),
   };
 }
 

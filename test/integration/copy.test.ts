@@ -100,7 +100,7 @@ describe('pushhub copy (SQLite)', () => {
     expect((rows(target, 'subscriptions', 'id') as { secret: string }[])[0]!.secret).toBe(sub.secret);
   }, 30_000);
 
-  it('refuses a target that is not empty, a missing source and a URL, writing nothing', async () => {
+  it('refuses a target that is not empty, a missing source, a URL of another scheme and an unreachable server, writing nothing', async () => {
     const hub = await startHub({ dir: join(dir, 'refusals') });
     await hub.close();
     const occupied = join(dir, 'occupied.db');
@@ -111,8 +111,13 @@ describe('pushhub copy (SQLite)', () => {
     const missing = await copy(join(dir, 'nope.db'), join(dir, 'never.db'));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no such database');
-    const url = await copy(hub.config.db, 'postgres://u@127.0.0.1/hub');
-    expect(url.code).toBe(1);
-    expect(url.stderr).toContain('PostgreSQL is not supported');
+    const other = await copy(hub.config.db, 'mysql://u:hunter2@127.0.0.1/hub');
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('--to mysql://u:REDACTED@127.0.0.1/hub: neither a SQLite file nor a postgres://');
+    // A PostgreSQL server that is not there: named, its password never printed.
+    const unreachable = await copy(hub.config.db, `postgres://u:hunter2@127.0.0.1:${await closedPort()}/hub`);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/--to postgres:\/\/u:REDACTED@127\.0\.0\.1:\d+\/hub: cannot connect/);
+    for (const r of [other, unreachable]) expect(r.stdout + r.stderr).not.toContain('hunter2');
   });
 });

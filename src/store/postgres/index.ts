@@ -1,11 +1,9 @@
 import pg from 'pg';
 import type { Random } from '../../clock.js';
 import type { ClaimedDelivery } from '../../domain/delivery.js';
-import type { StoredEvent } from '../../domain/envelope.js';
 import type { DeliveryState } from '../../domain/event-status.js';
 import { cursorCodec, newEpoch } from '../../domain/cursor.js';
-import { fillTemplate, type ResponseTemplate } from '../../domain/response-template.js';
-import type { DisabledReason, Subscription } from '../../domain/subscription.js';
+import { fillTemplateAfter, type ResponseTemplate } from '../../domain/response-template.js';
 import type { Logger } from '../../logger.js';
 import { NotDurableError, StaleSubscriptionsError, type ClaimResult, type EventPage, type Store, type StoreChange } from '../store.js';
 import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
@@ -13,7 +11,20 @@ import { appendRows, initLog } from './log.js';
 import { migrate } from './migrate.js';
 import { sessionLock } from './session-lock.js';
 import { CHANGED_CHANNEL, startWatch } from './watch.js';
-import { fromAttemptRow, fromDeliveryRow, type AttemptRow, type DeliveryRow } from '../rows.js';
+import {
+  DELIVERY_COLUMNS,
+  EVENT_COLUMNS,
+  fromAttemptRow,
+  fromDeliveryRow,
+  fromEventRow,
+  fromSubscriptionRow,
+  SUBSCRIPTION_COLUMNS,
+  toSubscriptionRow,
+  type AttemptRow,
+  type DeliveryRow,
+  type EventRow,
+  type SubscriptionRow,
+} from '../rows.js';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -36,7 +47,7 @@ const INT8 = 20;
  * Positions, times and counts are bigint in the schema; every one of them fits a double
  * (positions and epoch ms stay far below 2^53), so the pool reads them as numbers.
  */
-const types = {
+export const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === INT8 && format !== 'binary') return (v: string) => Number(v);
     return pg.types.getTypeParser(oid, format);
@@ -168,7 +179,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   const page = async (name: string, filter: string, values: unknown[]): Promise<EventPage> => {
     // One statement, one snapshot: the head and the page agree.
-    const found = await rows<EventRow & { head: number; pruned_through: number }>(
+    // No event after the filter: one row of the head with the event's columns null.
+    const found = await rows<(EventRow | { [K in keyof EventRow]: null }) & { head: number; pruned_through: number }>(
       name,
       `SELECT h.seq AS head, h.pruned_through, e.seq, e.id, e.channel, e.type, e.occurred_at, e.received_at, e.data
        FROM log_head h LEFT JOIN LATERAL (
@@ -177,7 +189,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       values,
     );
     const first = found[0]!;
-    return { head: first.head, prunedThrough: first.pruned_through, events: first.seq === null ? [] : found.map(toEvent) };
+    return { head: first.head, prunedThrough: first.pruned_through, events: first.seq === null ? [] : (found as EventRow[]).map(fromEventRow) };
   };
 
   const watchers: Array<(change: StoreChange) => void> = [];
@@ -222,8 +234,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       page('pushhub_page_channel', 'channel = $1 AND seq > $2 ORDER BY seq LIMIT $3', [channel, afterSeq, limit]),
     readLog: (afterSeq, limit) => page('pushhub_page_log', 'seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit]),
     async eventById(id) {
-      const [row] = await rows<EventRow>('pushhub_event_by_id', `SELECT ${EVENT_COLUMNS} FROM events WHERE id = $1`, [id]);
-      return row && toEvent(row);
+      const [row] = await rows<EventRow>('pushhub_event_by_id', `SELECT ${EVENT_LIST} FROM events WHERE id = $1`, [id]);
+      return row && fromEventRow(row);
     },
 
     async claimKey(key, fingerprint, since, now) {
@@ -235,16 +247,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (row!.claimed) return { state: 'claimed' };
       if (row!.response_template === null || row!.created_at < since) return { state: 'busy' };
       const template = JSON.parse(row!.response_template) as ResponseTemplate;
-      const count = template.cursorOf.length === 0 ? 0 : Math.max(...template.cursorOf) + 1;
-      const seqs = Array.from({ length: count }, (_, i) => row!.response_base + 1 + i);
-      return { state: 'saved', saved: { fingerprint: row!.fingerprint!, response: fillTemplate(template, seqs, codec.encode) } };
+      return { state: 'saved', saved: { fingerprint: row!.fingerprint!, response: fillTemplateAfter(template, row!.response_base, codec.encode) } };
     },
     async releaseKey(key) {
       await query('pushhub_release_key', 'DELETE FROM idempotency_keys WHERE key = $1 AND claimed_by = $2 AND response_template IS NULL', [key, hubId]);
     },
 
     async subscription(id) {
-      const [row] = await rows<SubscriptionRow>('pushhub_subscription', `SELECT ${SUBSCRIPTION_COLUMNS.join(', ')} FROM subscriptions WHERE id = $1`, [id]);
+      const [row] = await rows<SubscriptionRow>('pushhub_subscription', `SELECT ${SUBSCRIPTION_LIST} FROM subscriptions WHERE id = $1`, [id]);
       return row && fromSubscriptionRow(row);
     },
     async subscriptions() {
@@ -252,7 +262,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       const found = await rows<SubscriptionRow & { version: number }>(
         'pushhub_subscriptions',
         `SELECT h.subscriptions_version AS version, s.* FROM log_head h LEFT JOIN LATERAL (
-           SELECT ${SUBSCRIPTION_COLUMNS.join(', ')} FROM subscriptions ORDER BY created_at, id
+           SELECT ${SUBSCRIPTION_LIST} FROM subscriptions ORDER BY created_at, id
          ) s ON true`,
       );
       return { version: found[0]!.version, subscriptions: found[0]!.id === null ? [] : found.map(fromSubscriptionRow) };
@@ -262,7 +272,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       await query(
         'pushhub_put_subscription',
         `WITH put AS (
-           INSERT INTO subscriptions (${SUBSCRIPTION_COLUMNS.join(', ')}) VALUES (${SUBSCRIPTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+           INSERT INTO subscriptions (${SUBSCRIPTION_LIST}) VALUES (${SUBSCRIPTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
            ON CONFLICT (id) DO UPDATE SET ${SUBSCRIPTION_COLUMNS.slice(1).map((c) => `${c} = excluded.${c}`).join(', ')}
          ), bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1)
          SELECT pg_notify('${CHANGED_CHANNEL}', 'subscriptions')`,
@@ -282,7 +292,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
 
     async delivery(id) {
-      const [row] = await rows<DeliveryRow>('pushhub_delivery', `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = $1`, [id]);
+      const [row] = await rows<DeliveryRow>('pushhub_delivery', `SELECT ${DELIVERY_LIST} FROM deliveries WHERE id = $1`, [id]);
       return row && fromDeliveryRow(row);
     },
     async deliveryAttempts(seq) {
@@ -294,7 +304,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return found.map(fromAttemptRow);
     },
     async deliveriesOfEvent(eventSeq) {
-      return (await rows<DeliveryRow>('pushhub_deliveries_of_event', `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_seq = $1 ORDER BY seq`, [eventSeq])).map(
+      return (await rows<DeliveryRow>('pushhub_deliveries_of_event', `SELECT ${DELIVERY_LIST} FROM deliveries WHERE event_seq = $1 ORDER BY seq`, [eventSeq])).map(
         fromDeliveryRow,
       );
     },
@@ -304,7 +314,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (subscriptionId !== undefined) where.push(`subscription_id = $${values.push(subscriptionId)}`);
       if (state !== undefined) where.push(`state = $${values.push(state)}`);
       const name = `pushhub_list_deliveries_${subscriptionId === undefined ? 'all' : 'sub'}_${state === undefined ? 'any' : 'state'}`;
-      return (await rows<DeliveryRow>(name, `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $2`, values)).map(
+      return (await rows<DeliveryRow>(name, `SELECT ${DELIVERY_LIST} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $2`, values)).map(
         fromDeliveryRow,
       );
     },
@@ -540,7 +550,7 @@ function lastOfEachKey(keys: ReadonlyArray<{ key: string; fingerprint: string; r
 }
 
 /** Back to where it was before the claim, due `now` (a parameter): an attempt that never got its answer is not counted. */
-const releaseSet = (now: string): string =>
+export const releaseSet = (now: string): string =>
   `state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, next_attempt_at = ${now}, updated_at = ${now}`;
 
 /** An arbitrary, fixed key, distinct from the migrations' one: the hub holding it runs retention. */
@@ -616,6 +626,11 @@ SELECT l.subscription_id FROM subscription_leases l
 JOIN unnest($2::text[], $3::bigint[]) AS h (id, epoch) ON l.subscription_id = h.id AND l.epoch = h.epoch
 WHERE l.owner = $1 AND l.expires_at > now()
 FOR SHARE OF l`;
+
+/** Column lists for SELECT and INSERT. */
+const EVENT_LIST = EVENT_COLUMNS.join(', ');
+const DELIVERY_LIST = DELIVERY_COLUMNS.join(', ');
+const SUBSCRIPTION_LIST = SUBSCRIPTION_COLUMNS.join(', ');
 
 const WAITING = "state IN ('pending', 'retrying')";
 const FINISHED = "state IN ('succeeded', 'dead', 'cancelled')";
@@ -718,95 +733,3 @@ async function claimHead(client: pg.PoolClient, subscriptionId: string, now: num
   if (head.orphans > 0 || head.seq === null) return { claimed: [], nextDueAt: now };
   return { claimed: [toClaimed(subscriptionId, head)], nextDueAt: null };
 }
-
-const EVENT_COLUMNS = 'seq, id, channel, type, occurred_at, received_at, data';
-
-type EventRow = {
-  seq: number | null;
-  id: string;
-  channel: string;
-  type: string;
-  occurred_at: number;
-  received_at: number;
-  data: string;
-};
-
-const toEvent = (r: EventRow): StoredEvent => ({
-  seq: r.seq!,
-  id: r.id,
-  channel: r.channel,
-  type: r.type,
-  occurredAt: r.occurred_at,
-  receivedAt: r.received_at,
-  data: r.data,
-});
-
-const DELIVERY_COLUMNS =
-  'seq, id, subscription_id, event_id, event_seq, state, attempts, cycle_attempts, cycle_started_at, ' +
-  'next_attempt_at, last_status, last_error, created_at, updated_at, completed_at';
-
-const SUBSCRIPTION_COLUMNS = [
-  'id', 'url', 'channels', 'types', 'description', 'ordered', 'max_in_flight', 'rate_limit_per_s',
-  'signature_scheme', 'retry', 'secret', 'previous_secret', 'previous_secret_expires_at', 'enabled',
-  'disabled_reason', 'created_at', 'updated_at',
-] as const;
-
-type SubscriptionRow = {
-  id: string;
-  url: string;
-  channels: string;
-  types: string | null;
-  description: string | null;
-  ordered: boolean;
-  max_in_flight: number;
-  rate_limit_per_s: number | null;
-  signature_scheme: string;
-  retry: string | null;
-  secret: string;
-  previous_secret: string | null;
-  previous_secret_expires_at: number | null;
-  enabled: boolean;
-  disabled_reason: string | null;
-  created_at: number;
-  updated_at: number;
-};
-
-const fromSubscriptionRow = (r: SubscriptionRow): Subscription => ({
-  id: r.id,
-  url: r.url,
-  channels: JSON.parse(r.channels) as string[],
-  types: r.types === null ? null : (JSON.parse(r.types) as string[]),
-  description: r.description,
-  ordered: r.ordered,
-  maxInFlight: r.max_in_flight,
-  rateLimitPerS: r.rate_limit_per_s,
-  signatureScheme: r.signature_scheme as Subscription['signatureScheme'],
-  retry: r.retry === null ? null : (JSON.parse(r.retry) as Subscription['retry']),
-  secret: r.secret,
-  previousSecret: r.previous_secret,
-  previousSecretExpiresAt: r.previous_secret_expires_at,
-  enabled: r.enabled,
-  disabledReason: r.disabled_reason as DisabledReason | null,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-const toSubscriptionRow = (s: Subscription): SubscriptionRow => ({
-  id: s.id,
-  url: s.url,
-  channels: JSON.stringify(s.channels),
-  types: s.types === null ? null : JSON.stringify(s.types),
-  description: s.description,
-  ordered: s.ordered,
-  max_in_flight: s.maxInFlight,
-  rate_limit_per_s: s.rateLimitPerS,
-  signature_scheme: s.signatureScheme,
-  retry: s.retry === null ? null : JSON.stringify(s.retry),
-  secret: s.secret,
-  previous_secret: s.previousSecret,
-  previous_secret_expires_at: s.previousSecretExpiresAt,
-  enabled: s.enabled,
-  disabled_reason: s.disabledReason,
-  created_at: s.createdAt,
-  updated_at: s.updatedAt,
-});

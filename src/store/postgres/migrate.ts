@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClientBase } from 'pg';
+import { latestVersion, migrationFiles } from '../migration-files.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -10,7 +11,7 @@ export class SchemaTooNewError extends Error {
 }
 
 /** An arbitrary, fixed key: hubs starting together migrate one at a time. */
-const MIGRATION_LOCK = 0x70757368; // "push"
+export const MIGRATION_LOCK = 0x70757368; // "push"
 
 /**
  * Applies every `NNNN_name.sql` not yet applied, each in its own transaction, under an
@@ -20,10 +21,8 @@ const MIGRATION_LOCK = 0x70757368; // "push"
  * schema it does not understand. Returns the version the database is at.
  */
 export async function migrate(client: ClientBase, dir = MIGRATIONS_DIR): Promise<number> {
-  const files = readdirSync(dir)
-    .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
-    .sort();
-  const known = files.length === 0 ? 0 : Number(files.at(-1)!.slice(0, 4));
+  const files = migrationFiles(dir);
+  const known = latestVersion(dir);
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
   try {
     await client.query('CREATE TABLE IF NOT EXISTS pushhub_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
@@ -50,4 +49,9 @@ export async function migrate(client: ClientBase, dir = MIGRATIONS_DIR): Promise
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
   }
+}
+
+/** The schema version this code migrates a database to. */
+export function latestSchemaVersion(): number {
+  return latestVersion(MIGRATIONS_DIR);
 }
