@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
  * test file) and once on PostgreSQL (`PUSHHUB_TEST_STORE=postgres`: every `startHub` gets a
  * fresh database on the run's server, and so does every child hub of
  * test/helpers/child-hub.ts given a file path, the same one again for a restart on that
- * path). `*.postgres.test.ts` run on PostgreSQL only.
+ * path). `*.postgres.test.ts` run on PostgreSQL only, among them the server itself killed
+ * and stopped under load (test/reliability/postgres-crash.postgres.test.ts).
  *
  * SQLite-only, and why: single-hub, db-permissions, copy (the SQLite file: its lock, its
  * modes, its online backup); resource-faults (a full or read-only file system under the
@@ -51,7 +52,7 @@ export default defineConfig({
       { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['**/node_modules/**', 'test/**/*.postgres.test.ts'] } },
       {
         extends: true,
-        test: { name: 'postgres', include: [...ON_BOTH_STORES, 'test/integration/*.postgres.test.ts'], env: { PUSHHUB_TEST_STORE: 'postgres' } },
+        test: { name: 'postgres', include: [...ON_BOTH_STORES, 'test/**/*.postgres.test.ts'], env: { PUSHHUB_TEST_STORE: 'postgres' } },
       },
     ],
   },
