@@ -3,15 +3,13 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isPostgresUrl } from '../../src/config.js';
-import { API_KEY, TOKEN_SECRET, testStore, type TestStore } from './hub.js';
+import { API_KEY, onPostgres, TOKEN_SECRET } from './hub.js';
 import { databaseFor } from './postgres.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ChildHub {
   url: string;
-  /** What it runs on: the SQLite file, or the PostgreSQL URL. */
-  db: string;
   process: ChildProcess;
   /** Log lines (parsed JSON) the child wrote so far. */
   logs: Record<string, unknown>[];
@@ -26,13 +24,12 @@ export interface ChildHub {
 /**
  * Runs the real CLI (`pushhub serve`, from source through tsx) as a child process on port 0
  * on `db`, and resolves once it listens. `db` is a postgres:// URL (used as it is), or a
- * SQLite file path: on PostgreSQL runs (`store`, default `PUSHHUB_TEST_STORE`) the path
- * stands for a fresh database of its own on the run's server, the same one each time the
- * path is given, so a hub restarted on its path finds its data (kept until the run's server
- * goes).
+ * SQLite file path: on PostgreSQL runs (`PUSHHUB_TEST_STORE=postgres`) the path stands for a
+ * fresh database of its own on the run's server, the same one each time the path is given,
+ * so a hub restarted on its path finds its data (kept until the run's server goes).
  */
-export async function startChildHub(db: string, env: Record<string, string> = {}, { store = testStore }: { store?: TestStore } = {}): Promise<ChildHub> {
-  if (store === 'postgres' && !isPostgresUrl(db)) db = (await databaseFor(db)).url;
+export async function startChildHub(db: string, env: Record<string, string> = {}): Promise<ChildHub> {
+  if (onPostgres && !isPostgresUrl(db)) db = (await databaseFor(db)).url;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
     cwd: ROOT,
     env: {
@@ -78,7 +75,6 @@ export async function startChildHub(db: string, env: Record<string, string> = {}
   });
   return {
     url,
-    db,
     process: child,
     logs,
     output: () => stdout + stderr,

@@ -27,9 +27,7 @@ async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
 export interface PostgresServer {
   /** The `postgres` database as its superuser. */
   url: string;
-  /** The data folder, kept across stop/kill and start. */
-  dataDir: string;
-  /** Starts it again on the same data folder (after stop or kill). */
+  /** Starts it again on the same data folder, kept across stop and kill. */
   start(): Promise<void>;
   /** A fast shutdown (SIGINT: sessions ended, a checkpoint); resolves once it exited. No-op when not running. */
   stop(): Promise<void>;
@@ -102,7 +100,6 @@ export async function startPostgresServer(flags: string[] = []): Promise<Postgre
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   return {
     url,
-    dataDir,
     start,
     stop,
     async kill() {
