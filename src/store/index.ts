@@ -142,6 +142,8 @@ export function openStore(options: DbOptions & { random: Random }): Store {
         }),
       ),
 
+    // A SQLite pass either commits or throws having rolled back: never in doubt.
+    releaseStrays: () => Promise.resolve(0),
     requeueDelivery: (id, now) => run(() => durably(() => deliveries.requeue(id, now))),
     redriveDead: (subscriptionId, now, batch) => run(() => durably(() => deliveries.redriveBatch(subscriptionId, now, batch))),
     cancelWaiting: (subscriptionId, now, batch) => run(() => durably(() => deliveries.cancelBatch(subscriptionId, now, batch))),

@@ -85,9 +85,16 @@ export interface Store {
   /**
    * One dispatcher pass, one transaction: records outcomes, releases and cancels claims,
    * switches subscriptions off, then claims (see ClaimBatch). Bookkeeping whose loss only
-   * means one more at-least-once attempt: not flushed to disk on its own.
+   * means one more at-least-once attempt: not flushed to disk on its own. Rejects with
+   * NotDurableError when the answer to its commit was lost (it may have committed).
    */
   recordAndClaim(pass: DispatchPass): Promise<ClaimResult[]>;
+  /**
+   * Puts back in the queue every delivery in flight under these leases that is not among
+   * `known` (the claims this hub holds): after a pass whose commit was in doubt, its claims
+   * may be in the database without the hub knowing of them. Resolves with how many.
+   */
+  releaseStrays(leases: readonly Lease[], known: readonly number[], now: number): Promise<number>;
 
   /** Queues one delivery again, due now (a finished one with a fresh retry budget), durably. */
   requeueDelivery(id: string, now: number): Promise<RequeueResult>;

@@ -3,7 +3,7 @@ import type { CursorCodec } from '../domain/cursor.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
 import type { DisabledReason, Subscription } from '../domain/subscription.js';
 import type { Logger } from '../logger.js';
-import type { ClaimRequest, Store } from '../store/index.js';
+import { NotDurableError, type ClaimRequest, type Store } from '../store/index.js';
 import type { PauseRule } from './failure-window.js';
 import { CLAIM_AHEAD, Lanes } from './lanes.js';
 import type { LeaseKeeper, LeaseSnapshot } from './leases.js';
@@ -111,6 +111,10 @@ export class Dispatcher {
   private timerAt = INFINITY;
   private resync: NodeJS.Timeout | undefined;
   private roundRobin = 0;
+  /** Deliveries this hub claimed and has not yet recorded, released or cancelled. */
+  private readonly claimedSeqs = new Set<number>();
+  /** A pass's commit was in doubt: claims it may have made are released before the next one. */
+  private strays = false;
   /** The lease epoch each claimed delivery was claimed under: an outcome under an older one is not recorded. */
   private readonly claimedUnder = new WeakMap<ClaimedDelivery, number>();
   /** A pass is waiting for the store: another wake-up then runs one more pass after it. */
@@ -253,6 +257,11 @@ export class Dispatcher {
     for (const entry of plan?.entries ?? []) this.lanes.of(entry.sub, now).claimSent();
     let claims: Claim[];
     try {
+      if (this.strays) {
+        const released = await store.releaseStrays(this.opts.leases.current.list, [...this.claimedSeqs], now);
+        this.strays = false;
+        if (released > 0) logger.warn({ released }, 'claims of a pass whose commit was in doubt re-queued');
+      }
       const results = await store.recordAndClaim({
         now,
         records: judged.flatMap((j) => (j.decision ? [j.decision.record] : [])),
@@ -268,6 +277,7 @@ export class Dispatcher {
         for (const c of claimed) this.claimedUnder.set(c, epoch);
       }
     } catch (err) {
+      if (err instanceof NotDurableError) this.strays = true;
       for (const entry of plan?.entries ?? []) this.lanes.get(entry.sub.id)?.claimFailed();
       // Storage trouble (busy, full): keep everything for the next pass, shortly.
       this.occupy(judged, +1);
@@ -278,6 +288,10 @@ export class Dispatcher {
       this.arm(now + 1000);
       return;
     }
+    for (const j of judged) this.claimedSeqs.delete(j.claimed.seq);
+    for (const seq of unsent) this.claimedSeqs.delete(seq);
+    for (const seq of cancels) this.claimedSeqs.delete(seq);
+    for (const { claimed } of claims) for (const c of claimed) this.claimedSeqs.add(c.seq);
     this.settle(judged, now);
     this.pause(pauses, now);
     if (claim) this.launch(claims, now);

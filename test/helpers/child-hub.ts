@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { API_KEY, TOKEN_SECRET } from './hub.js';
+import { isPostgresUrl } from '../../src/config.js';
+import { API_KEY, onPostgres, TOKEN_SECRET } from './hub.js';
+import { databaseFor } from './postgres.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -21,9 +23,13 @@ export interface ChildHub {
 
 /**
  * Runs the real CLI (`pushhub serve`, from source through tsx) as a child process on port 0
- * with the given database, and resolves once it listens.
+ * on `db`, and resolves once it listens. `db` is a postgres:// URL (used as it is), or a
+ * SQLite file path: on PostgreSQL runs (`PUSHHUB_TEST_STORE=postgres`) the path stands for a
+ * fresh database of its own on the run's server, the same one each time the path is given,
+ * so a hub restarted on its path finds its data (kept until the run's server goes).
  */
 export async function startChildHub(db: string, env: Record<string, string> = {}): Promise<ChildHub> {
+  if (onPostgres && !isPostgresUrl(db)) db = (await databaseFor(db)).url;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
     cwd: ROOT,
     env: {

@@ -6,7 +6,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { systemClock, systemRandom, type Clock, type Random } from '../../src/clock.js';
 import { configSchema, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { freshDatabase, type TestDatabase } from './postgres.js';
+import { databaseFor } from './postgres.js';
 import { ResponseContract } from './response-contract.js';
 
 export const API_KEY = 'test-api-key-0123456789';
@@ -46,34 +46,15 @@ export type TestStore = 'sqlite' | 'postgres';
 export const testStore: TestStore = process.env.PUSHHUB_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 export const onPostgres = testStore === 'postgres';
 
-/** PostgreSQL databases of hub folders given as `dir` (restarts): kept until the run's server goes. */
-const databasesOfDirs = new Map<string, TestDatabase>();
-
-/** The database of a hub folder: a restart with `dir` finds the same one; `drop` when the hub owns the folder. */
-async function postgresFor(dir: string): Promise<{ url: string; drop(): Promise<void> }> {
-  let db = databasesOfDirs.get(dir);
-  if (!db) {
-    db = await freshDatabase();
-    databasesOfDirs.set(dir, db);
-  }
-  const { url } = db;
-  return {
-    url,
-    async drop() {
-      databasesOfDirs.delete(dir);
-      await db.drop();
-    },
-  };
-}
-
 /** Starts the real app on 127.0.0.1, port 0, on a fresh database in a temp folder. */
 export async function startHub(opts: TestHubOptions = {}): Promise<TestHub> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pushhub-test-'));
   const store = opts.store ?? testStore;
-  const pgDb = store === 'postgres' && !opts.database ? await postgresFor(dir) : undefined;
+  const file = join(dir, 'pushhub.db');
+  const pgDb = store === 'postgres' && !opts.database ? await databaseFor(file) : undefined;
   const config = configSchema.parse({
     port: 0,
-    db: opts.database ?? pgDb?.url ?? join(dir, 'pushhub.db'),
+    db: opts.database ?? pgDb?.url ?? file,
     apiKey: API_KEY,
     tokenSecret: TOKEN_SECRET,
     logLevel: 'debug',

