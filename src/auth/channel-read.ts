@@ -12,8 +12,7 @@ export const channelParamsSchema = z.object({ channel: channelSchema });
 /**
  * The opening of every HTTP read of one channel (SSE, polling, presence), in this order: the
  * credential (header or `?token=`) first, since without one the path and query are nobody's
- * business; then the path and the query; then the grant (a key's `read` scope, or a token's
- * `channels`).
+ * business; a key's `read` scope; then the path and the query; then a token's grant of the channel.
  */
 export async function openChannelRead<S extends z.ZodType>(
   auth: Authenticator,
@@ -22,11 +21,14 @@ export async function openChannelRead<S extends z.ZodType>(
 ): Promise<{ principal: Principal; channel: string; query: z.output<S> }> {
   const principal = await auth.authenticate(credentialOf(request, true));
   request.principal = principal;
+  // A key's right to read does not depend on the channel: judged at once, as a server route's is.
+  if (principal.kind === 'server' && !auth.authorize(principal, { scope: 'read' })) {
+    throw new HubError('forbidden', { message: 'Reading channels needs an API key with scope read.' });
+  }
   const { channel } = parseOr400(channelParamsSchema, request.params, 'path');
   const query = parseOr400(querySchema, request.query, 'query');
-  if (!auth.authorize(principal, { read: channel })) {
-    const message = principal.kind === 'server' ? 'Reading channels needs an API key with scope read.' : `The token does not grant channel ${channel}.`;
-    throw new HubError('forbidden', { message });
+  if (principal.kind === 'subscriber' && !auth.authorize(principal, { read: channel })) {
+    throw new HubError('forbidden', { message: `The token does not grant channel ${channel}.` });
   }
   return { principal, channel, query };
 }
