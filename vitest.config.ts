@@ -29,6 +29,8 @@ const ON_BOTH_STORES = [
   'test/integration/retention.test.ts',
   'test/integration/webhook-slow-store.test.ts',
   'test/integration/webhook-retention.test.ts',
+  'test/integration/keys.test.ts',
+  'test/reliability/key-rotation.test.ts',
   'test/reliability/seam.test.ts',
   'test/reliability/retention-realtime.test.ts',
 ];
