@@ -217,6 +217,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     logger,
   });
+  await watch.ready;
 
   return {
     epoch,

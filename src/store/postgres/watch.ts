@@ -22,6 +22,12 @@ export interface WatchOptions {
 
 export interface Watch {
   readonly listening: boolean;
+  /**
+   * Resolves once the versions to compare the polls with were read: a change after that is
+   * seen by a later poll, so what the hub loads from then on cannot miss one (a first poll
+   * that found the version already moved would otherwise just take it as the start).
+   */
+  readonly ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -121,6 +127,13 @@ export function startWatch(options: WatchOptions): Watch {
       (err: unknown) => logger.debug({ err }, 'database poll failed'),
     );
   }, pollMs);
+  const ready = readHead().then(
+    (read) => {
+      seenVersion ??= read.subscriptionsVersion;
+      seenKeysVersion ??= read.keysVersion;
+    },
+    (err: unknown) => logger.debug({ err }, 'database poll failed'),
+  );
   poll.unref();
 
   connect().catch((err: unknown) => {
@@ -132,6 +145,7 @@ export function startWatch(options: WatchOptions): Watch {
     get listening() {
       return listening;
     },
+    ready,
     async close() {
       closed = true;
       clearInterval(heartbeat);
