@@ -89,7 +89,7 @@ export class WsSession extends StreamSink {
     return this.principal.kind === 'subscriber' ? this.principal.sub : this.principal.keyId;
   }
 
-  /** The principal's key id, when it is a stored API key (not the root key, not a token). */
+  /** The key id of an API-key connection (`root` for the root key); undefined for a token. */
   get keyId(): string | undefined {
     return this.principal.kind === 'server' ? this.principal.keyId : undefined;
   }
