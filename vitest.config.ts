@@ -37,6 +37,8 @@ const ON_BOTH_STORES = [
   'test/integration/crash.test.ts',
   'test/integration/webhook-crash.test.ts',
   'test/integration/child-smoke.test.ts',
+  'test/integration/keys.test.ts',
+  'test/reliability/key-rotation.test.ts',
   'test/reliability/seam.test.ts',
   'test/reliability/retention-realtime.test.ts',
   'test/reliability/crash-matrix.test.ts',

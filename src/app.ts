@@ -3,12 +3,15 @@ import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
 import { describeDb, isPostgresUrl, type Config } from './config.js';
 import { cursorCodec, type CursorCodec } from './domain/cursor.js';
 import { originCheck } from './domain/origins.js';
+import { KeyRing } from './auth/key-ring.js';
 import { createAuthenticator } from './auth/principal.js';
+import { guardServerRoutes } from './auth/request.js';
 import { channelRoutes } from './http/channels.js';
 import type { HttpContext } from './http/context.js';
 import { subscriberSurface } from './http/cors.js';
 import { deliveryRoutes } from './http/deliveries.js';
 import { eventRoutes } from './http/events.js';
+import { keyRoutes } from './http/keys.js';
 import { opsRoutes } from './http/ops.js';
 import { referenceRoutes, routeCatalogue, type RouteCatalogue } from './http/reference.js';
 import { subscriptionRoutes } from './http/subscriptions.js';
@@ -85,7 +88,14 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
   const idempotency = new Idempotency(store, clock, config.retention.idempotencyMs);
   const publisher = new Publisher({ groupCommit, idempotency, codec, clock, random });
   const tokens = createTokenService(config.tokenSecret, clock);
-  const auth = createAuthenticator(config.apiKey, tokens.verify);
+  const keys = new KeyRing({ store, clock, random, logger: logger.child({ module: 'keys' }), flushMs: config.keyUsageFlushMs });
+  const auth = createAuthenticator({
+    rootKey: config.apiKey,
+    keys,
+    verifyToken: tokens.verify,
+    clock,
+    onOutcome: (outcome) => metrics.authOutcomes.inc({ outcome }),
+  });
   const realtime = createRealtime({
     config: config.realtime,
     originAllowed: originCheck(config.corsOrigins),
@@ -97,6 +107,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
     logger,
     clock,
   });
+  keys.onReload((has) => realtime.dropRevoked(has));
   const log = new LogFollower({ store, logger, pageSize: config.realtime.replayPageSize, retryMs: 500 }, (await store.position()).head);
   groupCommit.onCommitted((events, deliveries) => log.committed(events, deliveries));
   store.watch((change) => {
@@ -130,6 +141,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
   let closing = false;
   const server = createServer({ logger, bodyLimitBytes: config.bodyLimitBytes, random, isClosing: () => closing });
   const routes = routeCatalogue(server);
+  guardServerRoutes(server, auth); // before the routes: it judges each by the scope its doc names
   const ctx: HttpContext = {
     config,
     store,
@@ -145,13 +157,14 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
   eventRoutes(server, ctx);
   opsRoutes(server, ctx);
   tokenRoutes(server, ctx, tokens);
+  keyRoutes(server, keys);
   // The routes browsers on other origins may use (polling, SSE): only they answer CORS.
   subscriberSurface(server, config.corsOrigins, (scope) => {
     channelRoutes(scope, ctx);
     realtime.attach(scope);
   });
   ctx.readiness.set('realtime', () => realtime.readiness());
-  subscriptionRoutes(server, ctx, { service: webhooks.service, clock });
+  subscriptionRoutes(server, { service: webhooks.service, clock });
   deliveryRoutes(server, ctx, { service: webhooks.service, clock });
   referenceRoutes(server, routes, [wsUpgradeDoc]); // last: the documents describe every route registered before
 
@@ -170,6 +183,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
     routes,
     async listen() {
       await webhooks.load(); // the outbox matches from the index: loaded before any publish
+      await keys.start();
       const address = await server.listen({ host: config.host, port: config.port });
       retention.start();
       realtime.start();
@@ -190,6 +204,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
         log.close();
         await webhooks.stop(config.shutdownGraceMs); // finish or re-queue what is under way
         await retention.stop();
+        await keys.close();
         await store.close();
         logger.info('pushhub stopped');
       })();

@@ -24,6 +24,12 @@ Usage:
       prints each event of the channel as one JSON line, live (or after --cursor), resuming across drops
   pushhub token --channels P[,P…] [--publish P[,P…]] [--sub ID] [--info JSON] [--ttl 3600|90s|15m|1h|7d] [--db PATH]
       mints a subscriber token with the token secret (PUSHHUB_TOKEN_SECRET or <db dir>/token-secret)
+  pushhub keys create --name N --scopes S[,S…] [--expires 30d|12h|<ISO time>] [--url URL] [--api-key KEY] [--db PATH]
+  pushhub keys list [--url URL] [--api-key KEY] [--db PATH]
+  pushhub keys revoke <key id> [--url URL] [--api-key KEY] [--db PATH]
+      API keys with scopes (publish, read, subscriptions, tokens, admin), through the running hub
+      (with an admin key: the root key of the data folder by default). create prints the new key
+      once, alone on the first line; the hub keeps only its hash
   pushhub copy --from PATH|URL --to PATH|URL
       copies a hub's database (a SQLite file or a postgres:// URL, either side) into a new or
       empty one, online (hubs may be running on the source: the copy is one snapshot): events at
@@ -172,6 +178,75 @@ async function tail(args: string[]): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** `pushhub keys create|list|revoke`: the /v1/keys routes of the running hub, as `publish` uses /v1/events. */
+async function keys(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      expires: { type: 'string' },
+      url: { type: 'string' },
+      'api-key': { type: 'string' },
+      db: { type: 'string' },
+    },
+  });
+  const [action, id] = positionals;
+  const call = async (method: string, path: string, body?: unknown): Promise<Response> => {
+    const headers: Record<string, string> = { authorization: `Bearer ${apiKeyOf(values['api-key'], values.db)}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(new URL(path, hubUrl(values.url)), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  };
+  const fail = async (res: Response): Promise<void> => {
+    console.error(`pushhub keys ${action}: ${res.status} ${await res.text()}`);
+    process.exitCode = 1;
+  };
+  switch (action) {
+    case 'create': {
+      if (!values.name || !values.scopes) throw new UsageError('keys create needs --name and --scopes (comma-separated)');
+      const scopes = values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
+      const body = { name: values.name, scopes, ...(values.expires === undefined ? {} : { expires_at: expiresAt(values.expires) }) };
+      const res = await call('POST', '/v1/keys', body);
+      if (!res.ok) return fail(res);
+      const { key, ...rest } = (await res.json()) as { key: string };
+      // The key alone on the first line (for `| head -1`), then what the hub keeps of it.
+      process.stdout.write(`${key}
+${JSON.stringify(rest)}
+`);
+      console.error('pushhub keys create: the key is shown only now; store it where its user reads it.');
+      return;
+    }
+    case 'list': {
+      const res = await call('GET', '/v1/keys');
+      if (!res.ok) return fail(res);
+      for (const k of ((await res.json()) as { keys: unknown[] }).keys) process.stdout.write(`${JSON.stringify(k)}
+`);
+      return;
+    }
+    case 'revoke': {
+      if (!id) throw new UsageError('keys revoke needs <key id>');
+      const res = await call('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
+      if (!res.ok) return fail(res);
+      process.stdout.write(`revoked ${id}
+`);
+      return;
+    }
+    default:
+      throw new UsageError(`keys needs create, list or revoke${action ? `, not ${action}` : ''}`);
+  }
+}
+
+/** `--expires`: a duration from now (`30d`, `12h`, `90m`, `3600s`) or an ISO time, as an ISO time. */
+function expiresAt(value: string): string {
+  const ttl = TTL_RE.exec(value);
+  if (ttl) return new Date(Date.now() + ttlSeconds(ttl) * 1000).toISOString();
+  if (!Number.isNaN(Date.parse(value))) return new Date(value).toISOString();
+  throw new UsageError(`--expires must be a duration (30d, 12h, 90m, 3600s) or an ISO time: ${value}`);
+}
+
+const ttlSeconds = (m: RegExpExecArray): number => Number(m[1]) * TTL_UNIT_S[(m[2] ?? 's') as keyof typeof TTL_UNIT_S];
+
 /** Copies a database (the backup command); prints what it copied as one JSON line. */
 async function copy(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' } } });
@@ -213,7 +288,7 @@ async function token(args: string[]): Promise<void> {
     publish: values.publish === undefined ? undefined : list(values.publish),
     sub: values.sub,
     info,
-    ttl_s: Number(ttl[1]) * TTL_UNIT_S[(ttl[2] ?? 's') as keyof typeof TTL_UNIT_S],
+    ttl_s: ttlSeconds(ttl),
   });
   if (!parsed.success) {
     throw new UsageError(fieldIssues(parsed.error).map((i) => `${i.field}: ${i.message}`).join('; '));
@@ -241,6 +316,8 @@ async function main(argv: string[]): Promise<void> {
         return await token(rest);
       case 'copy':
         return await copy(rest);
+      case 'keys':
+        return await keys(rest);
       case undefined:
       case 'help':
       case '--help':

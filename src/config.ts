@@ -143,6 +143,7 @@ export const configSchema = z.strictObject({
   batchBodyLimitBytes: int(1024, 256 * MiB).default(8 * MiB), // 8 MiB for POST /v1/events/batch
   maxPendingEvents: int(1, 10_000_000).default(50_000), // queued for the next commit, then 503
   shutdownGraceMs: int(0, 600_000).default(10_000), // 10 s for in-flight work on SIGTERM
+  keyUsageFlushMs: int(100, 3_600_000).default(10_000), // API keys' last_used_at written every 10 s (each key at most once a minute)
   retention: retentionSchema.prefault({}),
   realtime: realtimeSchema.prefault({}),
   webhooks: webhooksSchema.prefault({}),

@@ -9,6 +9,7 @@ export interface Metrics {
   readonly commitFailures: Counter<'reason'>;
   readonly walSync: Histogram;
   readonly prunedRows: Counter<'table'>;
+  readonly authOutcomes: Counter<'outcome'>;
 }
 
 export function createMetrics(): Metrics {
@@ -46,6 +47,12 @@ export function createMetrics(): Metrics {
       name: 'pushhub_commit_failures_total',
       help: 'Group commits that failed, by reason.',
       labelNames: ['reason'],
+      registers,
+    }),
+    authOutcomes: new Counter({
+      name: 'pushhub_auth_total',
+      help: 'Credentials judged, by outcome: allowed, forbidden (valid but without the scope or grant), unauthorized (missing, unknown, revoked, expired, malformed).',
+      labelNames: ['outcome'],
       registers,
     }),
     prunedRows: new Counter({

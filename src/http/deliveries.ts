@@ -4,7 +4,6 @@ import { attemptJson, attemptSchema, deliveryJson, deliverySchema } from '../dom
 import { DELIVERY_STATES } from '../domain/event-status.js';
 import { HubError } from '../errors.js';
 import { routeDocs } from '../reference/route-doc.js';
-import { requireServer } from '../auth/request.js';
 import type { HttpContext } from './context.js';
 import { idParams, type WebhookRouteDeps } from './subscriptions.js';
 import { pageLimitSchema, parseOr400 } from '../domain/validate.js';
@@ -33,12 +32,14 @@ const deliveryDoc = routeDocs('deliveries', 'server');
 const DOCS = {
   list: deliveryDoc({
     operationId: 'listDeliveries',
+    scope: 'read',
     summary: 'Deliveries, newest first (the history and the dead letters)',
     query: listQuerySchema,
     responses: { 200: { description: 'A page.', schema: deliveryPageSchema } },
   }),
   get: deliveryDoc({
     operationId: 'getDelivery',
+    scope: 'read',
     summary: 'A delivery with every attempt',
     params: idParams,
     responses: { 200: { description: 'The delivery.', schema: deliveryDetailSchema } },
@@ -46,6 +47,7 @@ const DOCS = {
   }),
   retry: deliveryDoc({
     operationId: 'retryDelivery',
+    scope: 'subscriptions',
     summary: 'Re-queue a delivery now',
     params: idParams,
     responses: { 202: { description: 'Queued.', schema: deliverySchema } },
@@ -55,10 +57,9 @@ const DOCS = {
 
 /** /v1/deliveries: the history and dead letters, newest first; one delivery with its attempts; retry. */
 export function deliveryRoutes(app: FastifyInstance, ctx: HttpContext, { service }: WebhookRouteDeps): void {
-  const onRequest = requireServer(ctx.auth);
   const { store } = ctx;
 
-  app.get('/v1/deliveries', { onRequest, config: { doc: DOCS.list } }, async (request) => {
+  app.get('/v1/deliveries', { config: { doc: DOCS.list } }, async (request) => {
     const query = parseOr400(listQuerySchema, request.query, 'query');
     const limit = query.limit ?? 100;
     const rows = await store.listDeliveries({
@@ -72,14 +73,14 @@ export function deliveryRoutes(app: FastifyInstance, ctx: HttpContext, { service
     return { deliveries: page.map(deliveryJson), next_cursor: more ? page.at(-1)!.seq.toString(36) : null };
   });
 
-  app.get('/v1/deliveries/:id', { onRequest, config: { doc: DOCS.get } }, async (request) => {
+  app.get('/v1/deliveries/:id', { config: { doc: DOCS.get } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     const delivery = await store.delivery(id);
     if (!delivery) throw new HubError('not_found', { message: `No delivery ${id}.` });
     return { ...deliveryJson(delivery), attempts: (await store.deliveryAttempts(delivery.seq)).map(attemptJson) };
   });
 
-  app.post('/v1/deliveries/:id/retry', { onRequest, config: { doc: DOCS.retry } }, async (request, reply) => {
+  app.post('/v1/deliveries/:id/retry', { config: { doc: DOCS.retry } }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     return reply.code(202).send(deliveryJson(await service.retryDelivery(id)));
   });

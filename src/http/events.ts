@@ -5,7 +5,6 @@ import { deliverySchema } from '../domain/delivery.js';
 import { EVENT_STATUSES, eventStatus } from '../domain/event-status.js';
 import { HubError } from '../errors.js';
 import type { RouteDoc } from '../reference/route-doc.js';
-import { requireServer } from '../auth/request.js';
 import type { HttpContext } from './context.js';
 import { parseOr400 } from '../domain/validate.js';
 
@@ -28,6 +27,7 @@ const publishDoc: RouteDoc = {
   description: 'Answers 202 only once the event (and its webhook deliveries) is durably committed.',
   tag: 'events',
   access: 'server',
+  scope: 'publish',
   headers: publishHeaders,
   body: publishRequestSchema,
   responses: { 202: { description: 'Committed.', schema: acceptedEventSchema, headers: REPLAYED } },
@@ -45,6 +45,7 @@ const statusDoc: RouteDoc = {
   summary: 'An event, its status and its webhook deliveries',
   tag: 'events',
   access: 'server',
+  scope: 'read',
   params: eventParams,
   responses: { 200: { description: 'The event.', schema: eventStatusSchema } },
   errors: ['not_found'],
@@ -58,9 +59,7 @@ function idempotencyKeyOf(request: FastifyRequest): string | undefined {
 
 /** POST /v1/events, POST /v1/events/batch, GET /v1/events/:id */
 export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const onRequest = requireServer(ctx.auth);
-
-  app.post('/v1/events', { onRequest, config: { doc: publishDoc } }, async (request, reply) => {
+  app.post('/v1/events', { config: { doc: publishDoc } }, async (request, reply) => {
     const input = parseOr400(publishRequestSchema, request.body);
     const idempotencyKey = idempotencyKeyOf(request);
     const { json, replayed } = await ctx.publisher.publishOne(input, { via: 'http', idempotencyKey });
@@ -68,7 +67,7 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
     return reply.code(202).type(JSON_TYPE).send(json);
   });
 
-  app.post('/v1/events/batch', { onRequest, bodyLimit: ctx.config.batchBodyLimitBytes, config: { doc: batchDoc } }, async (request, reply) => {
+  app.post('/v1/events/batch', { bodyLimit: ctx.config.batchBodyLimitBytes, config: { doc: batchDoc } }, async (request, reply) => {
     const { events } = parseOr400(batchInputSchema, request.body);
     const idempotencyKey = idempotencyKeyOf(request);
     const { json, replayed } = await ctx.publisher.publishBatch(events, { via: 'http', idempotencyKey });
@@ -76,7 +75,7 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
     return reply.code(202).type(JSON_TYPE).send(json);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/events/:id', { onRequest, config: { doc: statusDoc } }, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/v1/events/:id', { config: { doc: statusDoc } }, async (request, reply) => {
     const event = await ctx.store.eventById(request.params.id);
     if (!event) throw new HubError('not_found', { message: `No event ${request.params.id}.` });
     const deliveries = await ctx.deliveriesOf(event);

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { buildAsyncApi } from '../reference/asyncapi.js';
 import { buildOpenApi, type DocumentedRoute } from '../reference/openapi.js';
-import type { RouteDoc } from '../reference/route-doc.js';
+import { checkScopeDeclared, type RouteDoc } from '../reference/route-doc.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -25,6 +25,7 @@ export function routeCatalogue(app: FastifyInstance): RouteCatalogue {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       const doc = route.config?.doc;
+      if (doc) checkScopeDeclared(method, route.url, doc);
       if (doc && method !== 'HEAD') catalogue.documented.push({ method, url: route.url, doc });
       else if (!doc) catalogue.undocumented.push({ method, url: route.url });
     }

@@ -4,6 +4,7 @@ import type { Random } from '../clock.js';
 import { HubError, invalidRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { endWithError } from '../raw-error.js';
+import { principalLog } from '../auth/principal.js';
 
 export interface ServerOptions {
   logger: Logger;
@@ -72,7 +73,7 @@ export function createServer({ logger, bodyLimitBytes, random, isClosing }: Serv
   });
   if (logger.isLevelEnabled('debug')) {
     app.addHook('onResponse', (request, reply, done) => {
-      request.log.debug({ req: request, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+      request.log.debug({ req: request, status: reply.statusCode, ms: reply.elapsedTime, ...principalLog(request.principal) }, 'request completed');
       done();
     });
   }

@@ -13,8 +13,6 @@ import {
 } from '../domain/subscription.js';
 import { routeDocs } from '../reference/route-doc.js';
 import type { SubscriptionService } from '../webhooks/subscription-service.js';
-import { requireServer } from '../auth/request.js';
-import type { HttpContext } from './context.js';
 import { parseOr400 } from '../domain/validate.js';
 
 /** In a `u` regular expression a surrogate pair is one code point; only a lone half is `Cs`. */
@@ -60,15 +58,17 @@ const one = { 200: { description: 'The subscription.', schema: subscriptionViewS
 const DOCS = {
   create: subscriptionDoc({
     operationId: 'createSubscription',
+    scope: 'subscriptions',
     summary: 'Create a webhook subscription',
     body: createSubscriptionSchema,
     responses: { 201: { description: 'Created; the only time the secret is shown besides rotation.', schema: createdSchema } },
     errors: ['url_not_allowed'],
   }),
-  list: subscriptionDoc({ operationId: 'listSubscriptions', summary: 'List subscriptions', responses: { 200: { description: 'Every subscription.', schema: listSchema } } }),
-  get: subscriptionDoc({ operationId: 'getSubscription', summary: 'A subscription', params: idParams, responses: one, errors: ['not_found'] }),
+  list: subscriptionDoc({ operationId: 'listSubscriptions', scope: 'read', summary: 'List subscriptions', responses: { 200: { description: 'Every subscription.', schema: listSchema } } }),
+  get: subscriptionDoc({ operationId: 'getSubscription', scope: 'read', summary: 'A subscription', params: idParams, responses: one, errors: ['not_found'] }),
   patch: subscriptionDoc({
     operationId: 'updateSubscription',
+    scope: 'subscriptions',
     summary: 'Change a subscription, enable or disable it',
     params: idParams,
     body: patchSubscriptionSchema,
@@ -77,6 +77,7 @@ const DOCS = {
   }),
   delete: subscriptionDoc({
     operationId: 'deleteSubscription',
+    scope: 'subscriptions',
     summary: 'Delete a subscription and its pending deliveries',
     params: idParams,
     responses: { 204: { description: 'Deleted.' } },
@@ -84,6 +85,7 @@ const DOCS = {
   }),
   rotate: subscriptionDoc({
     operationId: 'rotateSubscriptionSecret',
+    scope: 'subscriptions',
     summary: 'Rotate the signing secret (the previous one keeps signing alongside for 24 h)',
     params: idParams,
     responses: { 200: { description: 'The new secret.', schema: rotatedSchema } },
@@ -91,6 +93,7 @@ const DOCS = {
   }),
   redrive: subscriptionDoc({
     operationId: 'redriveSubscription',
+    scope: 'subscriptions',
     summary: 'Re-queue every dead delivery of the subscription',
     params: idParams,
     body: redriveRequestSchema,
@@ -122,42 +125,41 @@ export interface WebhookRouteDeps {
 }
 
 /** /v1/subscriptions: create, list, read, change, delete, rotate the secret, redrive dead letters. */
-export function subscriptionRoutes(app: FastifyInstance, ctx: HttpContext, { service, clock }: WebhookRouteDeps): void {
-  const onRequest = requireServer(ctx.auth);
+export function subscriptionRoutes(app: FastifyInstance, { service, clock }: WebhookRouteDeps): void {
   const view = (sub: Parameters<typeof subscriptionView>[0]) => subscriptionView(sub, clock.now());
 
-  app.post('/v1/subscriptions', { onRequest, config: { doc: DOCS.create } }, async (request, reply) => {
+  app.post('/v1/subscriptions', { config: { doc: DOCS.create } }, async (request, reply) => {
     const body = parseOr400(createSubscriptionSchema, request.body);
     const sub = await service.create({ ...defaultSettings(body.url, body.channels), ...settingsPatch(body) }, body.enabled ?? true);
     return reply.code(201).send({ ...view(sub), secret: sub.secret });
   });
 
-  app.get('/v1/subscriptions', { onRequest, config: { doc: DOCS.list } }, async () => ({ subscriptions: (await service.list()).map(view) }));
+  app.get('/v1/subscriptions', { config: { doc: DOCS.list } }, async () => ({ subscriptions: (await service.list()).map(view) }));
 
-  app.get('/v1/subscriptions/:id', { onRequest, config: { doc: DOCS.get } }, async (request) => {
+  app.get('/v1/subscriptions/:id', { config: { doc: DOCS.get } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     return view(await service.get(id));
   });
 
-  app.patch('/v1/subscriptions/:id', { onRequest, config: { doc: DOCS.patch } }, async (request) => {
+  app.patch('/v1/subscriptions/:id', { config: { doc: DOCS.patch } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     const body = parseOr400(patchSubscriptionSchema, request.body);
     return view(await service.update(id, settingsPatch(body), body.enabled));
   });
 
-  app.delete('/v1/subscriptions/:id', { onRequest, config: { doc: DOCS.delete } }, async (request, reply) => {
+  app.delete('/v1/subscriptions/:id', { config: { doc: DOCS.delete } }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     await service.delete(id);
     return reply.code(204).send();
   });
 
-  app.post('/v1/subscriptions/:id/rotate-secret', { onRequest, config: { doc: DOCS.rotate } }, async (request) => {
+  app.post('/v1/subscriptions/:id/rotate-secret', { config: { doc: DOCS.rotate } }, async (request) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     const sub = await service.rotateSecret(id);
     return { secret: sub.secret, previous_secret_expires_at: view(sub).previous_secret_expires_at };
   });
 
-  app.post('/v1/subscriptions/:id/redrive', { onRequest, config: { doc: DOCS.redrive } }, async (request, reply) => {
+  app.post('/v1/subscriptions/:id/redrive', { config: { doc: DOCS.redrive } }, async (request, reply) => {
     const { id } = parseOr400(idParams, request.params, 'path');
     parseOr400(redriveRequestSchema, request.body);
     return reply.code(202).send({ requeued: await service.redriveDead(id) });

@@ -4,7 +4,7 @@ import type { RealtimeConfig } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
 import type { OriginCheck } from '../domain/origins.js';
 import type { StoredEvent } from '../domain/envelope.js';
-import type { Authenticator } from '../auth/principal.js';
+import { ROOT_KEY_ID, type Authenticator } from '../auth/principal.js';
 import type { Publisher } from '../ingest/publisher.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -18,6 +18,7 @@ import type { Sink } from './sink.js';
 import { encodeTextFrame } from './ws-frame.js';
 import { sseRoutes, type SseStream } from './sse.js';
 import { WsServer } from './ws-server.js';
+import { CloseCode } from './ws-session.js';
 
 export interface RealtimeDeps {
   config: RealtimeConfig;
@@ -51,6 +52,8 @@ export interface Realtime {
   connections(): { ws: number; sse: number };
   /** Who is on each channel (GET /v1/channels/<channel>/presence reads it). */
   readonly presence: Presence;
+  /** Ends the connections opened with a stored API key that no longer exists (revoked): WebSocket close 4001, SSE stream ended. */
+  dropRevoked(has: (keyId: string) => boolean): void;
 }
 
 /**
@@ -138,5 +141,10 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     readiness: () => (state === 'running' ? null : state === 'new' ? 'not started' : 'shutting down'),
     connections: () => ({ ws: ws.sessions.size, sse: streams.size }),
     presence,
+    dropRevoked(has) {
+      const revoked = (keyId: string | undefined): boolean => keyId !== undefined && keyId !== ROOT_KEY_ID && !has(keyId);
+      for (const session of ws.sessions) if (revoked(session.keyId)) session.close(CloseCode.unauthorized, 'API key revoked');
+      for (const stream of streams) if (revoked(stream.keyId)) stream.end();
+    },
   };
 }

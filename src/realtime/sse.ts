@@ -28,6 +28,7 @@ const sseDoc: RouteDoc = {
     'comment heartbeats every 15 s. HEAD answers the headers after the same checks, without a stream. See /asyncapi.json.',
   tag: 'channels',
   access: 'subscriber',
+  scope: 'read',
   params: channelParamsSchema,
   query: querySchema.omit({ token: true }),
   headers: headersSchema,
@@ -52,6 +53,8 @@ const resetMessage = (reason: GapReason, cursor: string): string =>
 export class SseStream extends StreamSink {
   readonly transport = 'sse' as const;
   sub: Subscription | undefined;
+  /** The stored API key the stream was opened with (its revocation ends the stream). */
+  keyId: string | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -132,6 +135,7 @@ export function sseRoutes(app: FastifyInstance, { ctx, streams, connectionCount 
     });
     if (!started.ok) throw invalidRequest([{ field, message: 'is not a cursor this hub issued' }]);
     stream.sub = started.sub;
+    stream.keyId = principal.kind === 'server' ? principal.keyId : undefined;
     streams.add(stream);
     reply.hijack();
     // reply.getHeaders(): what the hooks set (CORS above all: without it a page on another

@@ -23,7 +23,8 @@ export const wsUpgradeDoc: DocumentedRoute = {
     description:
       'A WebSocket upgrade (RFC 6455). The credential (Authorization header or ?token=) is judged before the handshake ' +
       'but refused after it, with close code 4001, since a browser cannot read the status of a refused upgrade. ' +
-      'An Origin not allowed by PUSHHUB_CORS_ORIGINS is refused with 403 before the upgrade.',
+      'An Origin not allowed by PUSHHUB_CORS_ORIGINS is refused with 403 before the upgrade. Any valid API key opens it; ' +
+      'each operation then needs its scope (subscribe and presence: read; publish: publish), or a token granting the channel.',
     tag: 'channels',
     access: 'subscriber',
     credentialAfterUpgrade: true,

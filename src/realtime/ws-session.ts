@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
-import { mayPublish, maySubscribe, memberOf, type Principal } from '../auth/principal.js';
+import { memberOf, type Principal } from '../auth/principal.js';
+import type { WsOp } from '../auth/scopes.js';
 import { isHubError } from '../errors.js';
 import type { RealtimeContext } from './context.js';
 import type { EventFrames } from './event-frames.js';
@@ -21,6 +22,11 @@ export const CloseCode = {
 } as const;
 
 type PublishFrame = Extract<ClientFrame, { op: 'publish' }>;
+
+// The scope table names every client op, and only those (src/auth/scopes.ts).
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _everyOpHasAScope: SameKeys<ClientFrame['op'], WsOp> = true;
+void _everyOpHasAScope;
 
 /**
  * One WebSocket connection: its subscriptions, its publishes, and the sink fan-out writes
@@ -80,7 +86,12 @@ export class WsSession extends StreamSink {
   // ── connection ───────────────────────────────────────────────────────────────────────
 
   get subject(): string | undefined {
-    return this.principal.kind === 'subscriber' ? this.principal.sub : 'server';
+    return this.principal.kind === 'subscriber' ? this.principal.sub : this.principal.keyId;
+  }
+
+  /** The key id of an API-key connection (`root` for the root key); undefined for a token. */
+  get keyId(): string | undefined {
+    return this.principal.kind === 'server' ? this.principal.keyId : undefined;
   }
 
   /** Closes with a code; a peer that does not answer the close within the grace is cut. */
@@ -171,8 +182,8 @@ export class WsSession extends StreamSink {
   }
 
   private async subscribe(id: number | undefined, channel: string, cursor: string | undefined, presence: boolean): Promise<void> {
-    if (!maySubscribe(this.principal, channel)) {
-      return this.sendError(id, 'forbidden', `The token does not grant subscribing to ${channel}.`);
+    if (!this.ctx.auth.authorize(this.principal, { read: channel })) {
+      return this.sendError(id, 'forbidden', this.refusal(`subscribing to ${channel}`, 'read'));
     }
     this.subs ??= new Map();
     const previous = this.subs.get(channel);
@@ -203,8 +214,8 @@ export class WsSession extends StreamSink {
   }
 
   private async presence(id: number | undefined, channel: string): Promise<void> {
-    if (!maySubscribe(this.principal, channel)) {
-      return this.sendError(id, 'forbidden', `The token does not grant channel ${channel}.`);
+    if (!this.ctx.auth.authorize(this.principal, { read: channel })) {
+      return this.sendError(id, 'forbidden', this.refusal(`channel ${channel}`, 'read'));
     }
     let snapshot;
     try {
@@ -228,8 +239,8 @@ export class WsSession extends StreamSink {
   private publish(frame: PublishFrame): void {
     const { op: _op, id, ...input } = frame;
     if (this.draining) return this.sendError(id, 'shutting_down', 'The hub is shutting down; publish again after reconnecting.');
-    if (!mayPublish(this.principal, input.channel)) {
-      return this.sendError(id, 'forbidden', `The token does not grant publishing to ${input.channel}.`);
+    if (!this.ctx.auth.authorize(this.principal, { publish: input.channel })) {
+      return this.sendError(id, 'forbidden', this.refusal(`publishing to ${input.channel}`, 'publish'));
     }
     const { publishRatePerS } = this.ctx.config;
     const now = this.ctx.clock.now();
@@ -254,6 +265,10 @@ export class WsSession extends StreamSink {
     sub.cancel();
     this.ctx.registry.remove(sub);
     if (this.member) this.ctx.presence.exit(sub.channel, this.member.sub, this);
+  }
+
+  private refusal(what: string, scope: 'read' | 'publish'): string {
+    return this.principal.kind === 'server' ? `This needs an API key with scope ${scope}.` : `The token does not grant ${what}.`;
   }
 
   private send(text: string): void {

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ErrorCodes, type ErrorCode } from '../errors.js';
 import { namedSchemas, referencedIds, schemaId, schemaOrRef } from './json-schema.js';
-import type { Access, RouteDoc } from './route-doc.js';
+import type { RouteDoc } from './route-doc.js';
 
 type Json = Record<string, unknown>;
 
@@ -20,11 +20,13 @@ export interface ReferenceInfo {
 const PREFIX = '#/components/schemas/';
 const ref = (id: string): string => `${PREFIX}${id}`;
 
-const SECURITY: Record<Access, Json[]> = {
-  public: [],
-  server: [{ apiKey: [] }],
-  subscriber: [{ apiKey: [] }, { subscriberToken: [] }, { tokenQuery: [] }],
-};
+/** The security requirement of an operation: the API key with the route's scope (as a role name), or for subscriber routes a token too. */
+function security(doc: RouteDoc): Json[] {
+  const scopes = doc.scope ? [doc.scope] : [];
+  if (doc.access === 'public') return [];
+  if (doc.access === 'server') return [{ apiKey: scopes }];
+  return [{ apiKey: scopes }, { subscriberToken: [] }, { tokenQuery: [] }];
+}
 
 /** Error codes every route of a kind can answer, beyond those it lists itself. */
 function errorCodesOf(doc: RouteDoc): ErrorCode[] {
@@ -102,7 +104,8 @@ function operation(route: DocumentedRoute): Json {
     summary: doc.summary,
     ...(doc.description ? { description: doc.description } : {}),
     tags: [doc.tag],
-    security: SECURITY[doc.access],
+    security: security(doc),
+    ...(doc.scope ? { 'x-required-scope': doc.scope } : {}),
     ...(parameters(doc).length > 0 ? { parameters: parameters(doc) } : {}),
     ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: bodyRef(doc.body, `${route.method} ${route.url} body`) } } } } : {}),
     responses,
@@ -143,6 +146,7 @@ export function buildOpenApi(routes: DocumentedRoute[], info: ReferenceInfo): Js
       { name: 'subscriptions', description: 'Webhook subscriptions' },
       { name: 'deliveries', description: 'Webhook deliveries, attempts and dead letters' },
       { name: 'tokens', description: 'Subscriber tokens' },
+      { name: 'keys', description: 'API keys and their scopes' },
       { name: 'operations', description: 'Health, readiness and metrics' },
       { name: 'reference', description: 'These documents' },
     ],
@@ -150,7 +154,13 @@ export function buildOpenApi(routes: DocumentedRoute[], info: ReferenceInfo): Js
     components: {
       schemas,
       securitySchemes: {
-        apiKey: { type: 'http', scheme: 'bearer', description: 'The server API key: `Authorization: Bearer <key>`.' },
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An API key: `Authorization: Bearer <key>`, the root key (PUSHHUB_API_KEY, scope admin) or a `phk_…` key from POST /v1/keys. ' +
+            'Each operation names the scope it needs (in its security requirement and `x-required-scope`); admin includes every scope, subscriptions includes read.',
+        },
         subscriberToken: {
           type: 'http',
           scheme: 'bearer',

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { Scope } from '../auth/scopes.js';
 import type { ErrorCode } from '../errors.js';
 
 /**
@@ -8,7 +9,7 @@ import type { ErrorCode } from '../errors.js';
  */
 export type Access = 'public' | 'server' | 'subscriber';
 
-export type Tag = 'events' | 'channels' | 'subscriptions' | 'deliveries' | 'tokens' | 'operations' | 'reference';
+export type Tag = 'events' | 'channels' | 'subscriptions' | 'deliveries' | 'tokens' | 'keys' | 'operations' | 'reference';
 
 export interface ResponseDoc {
   description: string;
@@ -30,6 +31,12 @@ export interface RouteDoc {
   description?: string;
   tag: Tag;
   access: Access;
+  /**
+   * The scope an API key needs (src/auth/scopes.ts), on every route but public ones: the
+   * server routes' guard (auth/request.ts) checks it; a subscriber route's is `read` (or a
+   * token granting the channel). The OpenAPI document shows it on each operation.
+   */
+  scope?: Scope;
   params?: z.ZodObject;
   query?: z.ZodObject;
   /** Request headers the route reads (lower-case names). */
@@ -48,6 +55,11 @@ export interface RouteDoc {
 /** A maker of the docs of a family of routes that share a tag and an access kind. */
 export function routeDocs(tag: Tag, access: Access): (doc: Omit<RouteDoc, 'tag' | 'access'>) => RouteDoc {
   return (doc) => ({ tag, access, ...doc });
+}
+
+/** A route that needs a credential must say which scope: refused at registration otherwise. */
+export function checkScopeDeclared(method: string, url: string, doc: RouteDoc): void {
+  if (doc.access !== 'public' && doc.scope === undefined) throw new Error(`${method} ${url}: its config.doc needs a scope (access ${doc.access})`);
 }
 
 declare module 'fastify' {

@@ -5,6 +5,7 @@ import { closeDatabase, openDatabase, type DbOptions } from './db.js';
 import { deliveriesRepo } from './deliveries.js';
 import { eventsRepo } from './events.js';
 import { idempotencyRepo } from './idempotency.js';
+import { keysRepo } from './keys.js';
 import { settingsRepo } from './settings.js';
 import { storageError } from './storage-errors.js';
 import { NotDurableError, type ClaimResult, type Store } from './store.js';
@@ -32,6 +33,7 @@ export function openStore(options: DbOptions & { random: Random }): Store {
   const idempotency = idempotencyRepo(db);
   const subscriptions = subscriptionsRepo(db);
   const deliveries = deliveriesRepo(db);
+  const keys = keysRepo(db);
   const probe = db.prepare("UPDATE settings SET value = value WHERE key = 'epoch'");
   // One wrapper for every transaction: better-sqlite3 builds four functions per
   // `db.transaction()` call, a measurable cost at one transaction per dispatcher pass.
@@ -105,6 +107,13 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     subscription: (id) => run(() => subscriptions.get(id)),
     putSubscription: (sub) => run(() => durably(() => subscriptions.put(sub))),
     deleteSubscription: (id) => run(() => durably(() => subscriptions.delete(id))),
+
+    createKey: (key) => run(() => durably(() => keys.insert(key))),
+    listKeys: () => run(() => keys.all()),
+    keyByHash: (hash) => run(() => keys.byHash(hash)),
+    revokeKey: (id) => run(() => durably(() => keys.delete(id))),
+    // Bookkeeping: a lost last_used_at costs nothing but precision, so no flush of its own.
+    recordKeysUsed: (uses) => run(() => inTransaction(() => uses.forEach(({ id, at }) => keys.used(id, at)))),
 
     delivery: (id) => run(() => deliveries.get(id)),
     deliveryAttempts: (seq) => run(() => deliveries.attempts(seq)),

@@ -1,3 +1,4 @@
+import type { StoredKey } from '../auth/keys.js';
 import type { Attempt, AttemptRecord, ClaimedDelivery, Delivery } from '../domain/delivery.js';
 import type { NewEvent, StoredEvent } from '../domain/envelope.js';
 import type { ResponseTemplate } from '../domain/response-template.js';
@@ -5,7 +6,7 @@ import type { DisabledReason, Subscription } from '../domain/subscription.js';
 import type { DeliveryCounts, DeliveryFilter, RequeueResult } from './deliveries.js';
 import type { SavedResponse } from './idempotency.js';
 
-export type { DeliveryCounts, DeliveryFilter, RequeueResult, SavedResponse };
+export type { DeliveryCounts, DeliveryFilter, RequeueResult, SavedResponse, StoredKey };
 
 /**
  * The store boundary: intents, not callbacks. Every method is one unit of work (one
@@ -63,6 +64,16 @@ export interface Store {
   putSubscription(sub: Subscription): Promise<void>;
   /** Deletes the row, durably; resolves with whether there was one. */
   deleteSubscription(id: string): Promise<boolean>;
+
+  /** API keys (their hashes, never the keys). Each write is durable and, shared, notified as `keys`. */
+  createKey(key: StoredKey): Promise<void>;
+  /** Every key, oldest first. */
+  listKeys(): Promise<StoredKey[]>;
+  keyByHash(hash: string): Promise<StoredKey | undefined>;
+  /** Deletes the key (revocation); resolves with whether there was one. */
+  revokeKey(id: string): Promise<boolean>;
+  /** Records the `last_used_at` of several keys in one write (batched: never one write per request). */
+  recordKeysUsed(uses: ReadonlyArray<{ id: string; at: number }>): Promise<void>;
 
   delivery(id: string): Promise<Delivery | undefined>;
   deliveryAttempts(deliverySeq: number): Promise<Attempt[]>;
@@ -215,6 +226,8 @@ export type StoreChange =
   | { kind: 'head'; head: number }
   | { kind: 'subscriptions' }
   | { kind: 'leases' }
+  /** API keys were created or revoked: the key ring reloads. */
+  | { kind: 'keys' }
   /** Deliveries of a subscription were queued again (a retry or redrive through another hub). */
   | { kind: 'due'; subscriptionId: string }
   | { kind: 'resync' };

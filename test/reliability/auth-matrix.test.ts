@@ -1,38 +1,67 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientFrameSchemas } from '../../src/realtime/frames.js';
 import { API_KEY, startHub, type TestHub } from '../helpers/hub.js';
 import { SseClient } from '../helpers/sse-client.js';
 import { expectApiError, watchWrites, type WriteWatcher } from '../helpers/store-writes.js';
 import { handMadeJwt, mintToken } from '../helpers/tokens.js';
-import { createSubscription, json } from '../helpers/webhooks.js';
+import { createSubscription, json, waitFor } from '../helpers/webhooks.js';
 import { connect } from '../helpers/ws-client.js';
 
 /**
  * The auth matrix: every route of docs/protocol.md and every WebSocket/SSE operation, tried with every
- * kind of credential. Each refusal has the right code in the documented error shape and writes
- * nothing; each granted case works.
+ * kind of credential: the root key, an API key of each scope, unknown, revoked, expired and
+ * malformed keys, and tokens of every sort. Each refusal has the right code in the documented
+ * error shape and writes nothing; each granted case works. The routes come from the hub's own
+ * catalogue and the WebSocket ops from its frame schemas: one without a row here fails.
  */
+
+type Scope = 'publish' | 'read' | 'subscriptions' | 'tokens' | 'admin';
+const SCOPES: Scope[] = ['publish', 'read', 'subscriptions', 'tokens', 'admin'];
+/** docs/protocol.md § API keys, written out here rather than imported: admin is everything, subscriptions includes read. */
+const grants = (held: readonly Scope[], needed: Scope): boolean =>
+  held.some((s) => s === needed || s === 'admin' || (s === 'subscriptions' && needed === 'read'));
 
 let hub: TestHub;
 let writes: WriteWatcher;
-const fx = { eventId: '', subscriptionId: '', spareSubscriptionId: '', deliveryId: '', mintedToken: '' };
+const fx = { eventId: '', subscriptionId: '', deliveryId: '', mintedToken: '' };
+/** A live key of each scope; keys revoked and expired (each used once before, so the hub had it in memory). */
+const keys: Record<Scope, string> & { revoked: string; expired: string } = {
+  publish: '', read: '', subscriptions: '', tokens: '', admin: '', revoked: '', expired: '',
+};
+
+interface CreatedKey {
+  id: string;
+  key: string;
+}
+const createKey = (body: Record<string, unknown>): Promise<CreatedKey> => json<CreatedKey>(hub.api('/v1/keys', { body }));
+const usesKey = async (key: string): Promise<number> => (await fetch(`${hub.url}/v1/keys`, { headers: { authorization: `Bearer ${key}` } })).status;
 
 beforeAll(async () => {
   hub = await startHub({
-    config: { allowPrivateUrls: true, bodyLimitBytes: 2048, batchBodyLimitBytes: 4096, logLevel: 'warn' },
+    // last_used_at is written at close only: the write watcher sees no bookkeeping mid-test.
+    config: { allowPrivateUrls: true, bodyLimitBytes: 2048, batchBodyLimitBytes: 4096, logLevel: 'warn', keyUsageFlushMs: 3_600_000 },
   });
   writes = watchWrites(hub);
   // A disabled subscription holds its deliveries as pending: nothing changes behind the test's back.
   const sub = await createSubscription(hub, { url: 'http://127.0.0.1:9/hook', channels: ['orders'], enabled: false });
-  const spare = await createSubscription(hub, { url: 'http://127.0.0.1:9/hook', channels: ['spare'], enabled: false });
   const published = await json<{ id: string }>(hub.api('/v1/events', { body: { channel: 'orders', type: 't', data: 1 } }));
   const status = await json<{ deliveries: Array<{ id: string }> }>(hub.api(`/v1/events/${published.id}`));
   Object.assign(fx, {
     eventId: published.id,
     subscriptionId: sub.id,
-    spareSubscriptionId: spare.id,
     deliveryId: status.deliveries[0]!.id,
     mintedToken: await mintToken(hub, { channels: ['orders'], publish: ['orders'], sub: 'user-1' }),
   });
+  for (const scope of SCOPES) keys[scope] = (await createKey({ name: `only ${scope}`, scopes: [scope] })).key;
+  const revoked = await createKey({ name: 'revoked', scopes: ['admin'] });
+  expect(await usesKey(revoked.key)).toBe(200);
+  expect((await hub.api(`/v1/keys/${revoked.id}`, { method: 'DELETE' })).status).toBe(204);
+  keys.revoked = revoked.key;
+  const expired = await createKey({ name: 'expiring', scopes: ['admin'], expires_at: new Date(Date.now() + 1000).toISOString() });
+  expect(await usesKey(expired.key)).toBe(200);
+  await waitFor(async () => (await usesKey(expired.key)) === 401, 10_000, 'the key expired');
+  keys.expired = expired.key;
 });
 afterAll(async () => {
   writes?.close();
@@ -41,57 +70,95 @@ afterAll(async () => {
 
 // ── the routes ───────────────────────────────────────────────────────────────────────────
 
-interface HttpRoute {
-  name: string;
-  /** `server`: the API key only. `channel`: the API key, or a token granting the channel. */
-  access: 'server' | 'channel';
-  /** What the API key gets: the route works. */
-  granted: number;
-  request(): { method: string; path: string; body?: unknown };
+interface RouteRequest {
+  method: string;
+  path: string;
+  body?: unknown;
 }
 
-const route = (name: string, access: HttpRoute['access'], granted: number, request: HttpRoute['request']): HttpRoute => ({
+interface HttpRoute {
+  /** As the hub's route catalogue names it: `GET /v1/events/:id`. */
+  name: string;
+  /** `server`: an API key only. `channel`: an API key, or a token granting the channel. */
+  access: 'server' | 'channel';
+  /** The scope an API key needs (docs/protocol.md § API keys). */
+  scope: Scope;
+  /** What a key with the scope gets: the route works. */
+  granted: number;
+  /** Built when the test runs: some need a fresh thing to act on (a subscription or a key to delete). */
+  request(): RouteRequest | Promise<RouteRequest>;
+}
+
+const route = (name: string, access: HttpRoute['access'], scope: Scope, granted: number, request: HttpRoute['request']): HttpRoute => ({
   name,
   access,
+  scope,
   granted,
   request,
 });
 const event = { channel: 'orders', type: 't', data: { n: 1 } };
+const spareSubscription = async (): Promise<string> =>
+  (await createSubscription(hub, { url: 'http://127.0.0.1:9/hook', channels: ['spare'], enabled: false })).id;
 
-/** Every HTTP route of docs/protocol.md but the unauthenticated operations ones. */
+/** Every HTTP route of docs/protocol.md but the unauthenticated ones. */
 const ROUTES: HttpRoute[] = [
-  route('POST /v1/events', 'server', 202, () => ({ method: 'POST', path: '/v1/events', body: event })),
-  route('POST /v1/events/batch', 'server', 202, () => ({ method: 'POST', path: '/v1/events/batch', body: { events: [event] } })),
-  route('GET /v1/events/:id', 'server', 200, () => ({ method: 'GET', path: `/v1/events/${fx.eventId}` })),
-  route('GET /v1/channels/:channel/events', 'channel', 200, () => ({ method: 'GET', path: '/v1/channels/orders/events' })),
-  route('GET /v1/channels/:channel/sse', 'channel', 200, () => ({ method: 'GET', path: '/v1/channels/orders/sse' })),
-  route('POST /v1/subscriptions', 'server', 201, () => ({
+  route('POST /v1/events', 'server', 'publish', 202, () => ({ method: 'POST', path: '/v1/events', body: event })),
+  route('POST /v1/events/batch', 'server', 'publish', 202, () => ({ method: 'POST', path: '/v1/events/batch', body: { events: [event] } })),
+  route('GET /v1/events/:id', 'server', 'read', 200, () => ({ method: 'GET', path: `/v1/events/${fx.eventId}` })),
+  route('GET /v1/channels/:channel/events', 'channel', 'read', 200, () => ({ method: 'GET', path: '/v1/channels/orders/events' })),
+  route('GET /v1/channels/:channel/sse', 'channel', 'read', 200, () => ({ method: 'GET', path: '/v1/channels/orders/sse' })),
+  route('GET /v1/channels/:channel/presence', 'channel', 'read', 200, () => ({ method: 'GET', path: '/v1/channels/orders/presence' })),
+  route('POST /v1/subscriptions', 'server', 'subscriptions', 201, () => ({
     method: 'POST',
     path: '/v1/subscriptions',
     body: { url: 'http://127.0.0.1:9/hook', channels: ['orders'], enabled: false },
   })),
-  route('GET /v1/subscriptions', 'server', 200, () => ({ method: 'GET', path: '/v1/subscriptions' })),
-  route('GET /v1/subscriptions/:id', 'server', 200, () => ({ method: 'GET', path: `/v1/subscriptions/${fx.subscriptionId}` })),
-  route('PATCH /v1/subscriptions/:id', 'server', 200, () => ({
+  route('GET /v1/subscriptions', 'server', 'read', 200, () => ({ method: 'GET', path: '/v1/subscriptions' })),
+  route('GET /v1/subscriptions/:id', 'server', 'read', 200, () => ({ method: 'GET', path: `/v1/subscriptions/${fx.subscriptionId}` })),
+  route('PATCH /v1/subscriptions/:id', 'server', 'subscriptions', 200, () => ({
     method: 'PATCH',
     path: `/v1/subscriptions/${fx.subscriptionId}`,
     body: { description: 'changed' },
   })),
-  route('DELETE /v1/subscriptions/:id', 'server', 204, () => ({ method: 'DELETE', path: `/v1/subscriptions/${fx.spareSubscriptionId}` })),
-  route('POST /v1/subscriptions/:id/rotate-secret', 'server', 200, () => ({
+  route('DELETE /v1/subscriptions/:id', 'server', 'subscriptions', 204, async () => ({
+    method: 'DELETE',
+    path: `/v1/subscriptions/${await spareSubscription()}`,
+  })),
+  route('POST /v1/subscriptions/:id/rotate-secret', 'server', 'subscriptions', 200, () => ({
     method: 'POST',
     path: `/v1/subscriptions/${fx.subscriptionId}/rotate-secret`,
   })),
-  route('POST /v1/subscriptions/:id/redrive', 'server', 202, () => ({
+  route('POST /v1/subscriptions/:id/redrive', 'server', 'subscriptions', 202, () => ({
     method: 'POST',
     path: `/v1/subscriptions/${fx.subscriptionId}/redrive`,
     body: { state: 'dead' },
   })),
-  route('GET /v1/deliveries', 'server', 200, () => ({ method: 'GET', path: '/v1/deliveries?state=pending' })),
-  route('GET /v1/deliveries/:id', 'server', 200, () => ({ method: 'GET', path: `/v1/deliveries/${fx.deliveryId}` })),
-  route('POST /v1/deliveries/:id/retry', 'server', 202, () => ({ method: 'POST', path: `/v1/deliveries/${fx.deliveryId}/retry` })),
-  route('POST /v1/tokens', 'server', 201, () => ({ method: 'POST', path: '/v1/tokens', body: { channels: ['orders'] } })),
+  route('GET /v1/deliveries', 'server', 'read', 200, () => ({ method: 'GET', path: '/v1/deliveries?state=pending' })),
+  route('GET /v1/deliveries/:id', 'server', 'read', 200, () => ({ method: 'GET', path: `/v1/deliveries/${fx.deliveryId}` })),
+  route('POST /v1/deliveries/:id/retry', 'server', 'subscriptions', 202, () => ({ method: 'POST', path: `/v1/deliveries/${fx.deliveryId}/retry` })),
+  route('POST /v1/tokens', 'server', 'tokens', 201, () => ({ method: 'POST', path: '/v1/tokens', body: { channels: ['orders'] } })),
+  route('POST /v1/keys', 'server', 'admin', 201, () => ({ method: 'POST', path: '/v1/keys', body: { name: 'made in the matrix', scopes: ['read'] } })),
+  route('GET /v1/keys', 'server', 'read', 200, () => ({ method: 'GET', path: '/v1/keys' })),
+  route('DELETE /v1/keys/:id', 'server', 'admin', 204, async () => ({
+    method: 'DELETE',
+    path: `/v1/keys/${(await createKey({ name: 'to revoke', scopes: ['read'] })).id}`,
+  })),
 ];
+
+describe('the matrix covers the hub', () => {
+  it('every route the hub registers with a credential has a row, with the scope its documentation names', () => {
+    const registered = hub.app.routes.documented
+      .filter((r) => r.doc.access !== 'public')
+      .map((r) => ({ name: `${r.method} ${r.url}`, scope: r.doc.scope }));
+    expect(registered.sort((a, b) => a.name.localeCompare(b.name))).toEqual(
+      ROUTES.map((r) => ({ name: r.name, scope: r.scope })).sort((a, b) => a.name.localeCompare(b.name)),
+    );
+  });
+
+  it('every WebSocket op has a row', () => {
+    expect(Object.keys(clientFrameSchemas).sort()).toEqual(Object.keys(WS_OPS).sort());
+  });
+});
 
 // ── the credentials ──────────────────────────────────────────────────────────────────────
 
@@ -105,10 +172,27 @@ interface Credential {
   header: () => string | undefined;
   /** The same credential as `?token=` (WebSocket, SSE, polling); absent when it has no bare form. */
   query?: () => string;
-  server: Refusal | 'granted';
-  channel: Refusal | 'granted';
-  ws: WsOutcome;
+  /** An API key's scopes: what each route and op gives it follows from the scope table. */
+  scopes?: Scope[];
+  server?: Refusal | 'granted';
+  channel?: Refusal | 'granted';
+  ws?: WsOutcome;
 }
+
+/** What a credential gets on a route. */
+function expectedOn(c: Credential, r: HttpRoute): Refusal | 'granted' {
+  if (c.scopes) return grants(c.scopes, r.scope) ? 'granted' : 403;
+  return c[r.access]!;
+}
+
+/** What a credential gets over WebSocket. */
+function wsOutcomeOf(c: Credential): WsOutcome {
+  if (!c.scopes) return c.ws!;
+  return { subscribe: grants(c.scopes, 'read') ? 'subscribed' : 'forbidden', publish: grants(c.scopes, 'publish') ? 'ack' : 'forbidden' };
+}
+
+/** A random key of the right shape that the hub never issued. */
+const UNKNOWN_KEY = `phk_${randomBytes(32).toString('base64url')}`;
 
 const nowS = (): number => Math.floor(Date.now() / 1000);
 const OTHER_SECRET = 'another-token-secret-0123456789abcdef0123';
@@ -145,7 +229,16 @@ const CREDENTIALS: Credential[] = [
   { name: 'a token granting subscribe only',        ...bare(() => handMadeJwt(claims({ publish: undefined }))),                    server: 403, channel: 'granted', ws: { subscribe: 'subscribed', publish: 'forbidden' } },
   { name: 'a token from POST /v1/tokens',           ...bare(() => fx.mintedToken),                                                server: 403, channel: 'granted', ws: EVERYTHING },
   { name: 'a token granting everything',            ...bare(() => handMadeJwt(claims())),                                          server: 403, channel: 'granted', ws: EVERYTHING },
-  { name: 'the API key',                            ...bare(() => API_KEY),                                                       server: 'granted', channel: 'granted', ws: EVERYTHING },
+  { name: 'an unknown API key',                     ...bare(() => UNKNOWN_KEY),                                                   server: 401, channel: 401, ws: 4001 },
+  { name: 'a revoked API key',                      ...bare(() => keys.revoked),                                                  server: 401, channel: 401, ws: 4001 },
+  { name: 'an expired API key',                     ...bare(() => keys.expired),                                                  server: 401, channel: 401, ws: 4001 },
+  { name: 'an API key one character short',         ...bare(() => keys.admin.slice(0, -1)),                                       server: 401, channel: 401, ws: 4001 },
+  { name: 'an API key plus one character',          ...bare(() => `${keys.admin}A`),                                              server: 401, channel: 401, ws: 4001 },
+  { name: 'an API key with a character changed',    ...bare(() => `${keys.admin.slice(0, -1)}${keys.admin.endsWith('A') ? 'B' : 'A'}`), server: 401, channel: 401, ws: 4001 },
+  { name: 'an API key in upper case',               ...bare(() => keys.admin.toUpperCase()),                                      server: 401, channel: 401, ws: 4001 },
+  { name: 'an API key in a Basic header',           header: () => `Basic ${keys.admin}`,                                          server: 401, channel: 401, ws: 4001 },
+  { name: 'the root API key',                       ...bare(() => API_KEY),                                                       scopes: ['admin'] },
+  ...SCOPES.map((scope): Credential => ({ name: `an API key with scope ${scope}`, ...bare(() => keys[scope]), scopes: [scope] })),
 ];
 
 type Via = 'header' | 'query';
@@ -158,8 +251,7 @@ function withToken(path: string, token: string): string {
   return `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
 }
 
-async function send(r: HttpRoute, c: Credential, via: Via): Promise<Response> {
-  const { method, path, body } = r.request();
+async function send({ method, path, body }: RouteRequest, c: Credential, via: Via): Promise<Response> {
   const header = c.header();
   const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
   if (via === 'header' && header !== undefined) headers.authorization = header;
@@ -176,7 +268,7 @@ async function send(r: HttpRoute, c: Credential, via: Via): Promise<Response> {
 const httpRows = CREDENTIALS.flatMap((c) =>
   ROUTES.flatMap((r) =>
     transports(c, r.access).map((via) => {
-      const expected = c[r.access];
+      const expected = expectedOn(c, r);
       return [`${r.name} · ${c.name} (${via}) → ${expected === 'granted' ? r.granted : expected}`, { r, c, via, expected }] as const;
     }),
   ),
@@ -184,8 +276,9 @@ const httpRows = CREDENTIALS.flatMap((c) =>
 
 describe('HTTP routes × credentials', () => {
   it.each(httpRows)('%s', async (_label, { r, c, via, expected }) => {
+    const request = await r.request();
     const before = writes.version();
-    const res = await send(r, c, via);
+    const res = await send(request, c, via);
     if (expected === 'granted') {
       if (res.status !== r.granted) expect.fail(`${res.status} ${await res.text()}`);
       if (r.name.endsWith('/sse')) {
@@ -203,33 +296,40 @@ describe('HTTP routes × credentials', () => {
 
 // ── WebSocket ────────────────────────────────────────────────────────────────────────────
 
+/** The WebSocket ops, and what decides each: the channel grant (`read`), the publish grant (`publish`), or nothing. */
+const WS_OPS = { subscribe: 'read', presence: 'read', publish: 'publish', unsubscribe: null, ping: null } as const;
+
 const wsRows = CREDENTIALS.flatMap((c) =>
   transports(c, 'ws').map((via) => {
-    const outcome = c.ws === 4001 ? 'close 4001' : `open; subscribe → ${c.ws.subscribe}; publish → ${c.ws.publish}`;
-    return [`GET /v1/ws · ${c.name} (${via}) → ${outcome}`, { c, via }] as const;
+    const ws = wsOutcomeOf(c);
+    const outcome = ws === 4001 ? 'close 4001' : `open; subscribe, presence → ${ws.subscribe}; publish → ${ws.publish}`;
+    return [`GET /v1/ws · ${c.name} (${via}) → ${outcome}`, { c, via, ws }] as const;
   }),
 );
 
 describe('WebSocket connect, subscribe and publish × credentials', () => {
-  it.each(wsRows)('%s', async (_label, { c, via }) => {
+  it.each(wsRows)('%s', async (_label, { c, via, ws }) => {
     const header = c.header();
     const socket = await connect(
       hub.url,
       via === 'query' ? { query: c.query!() } : undefined,
       header !== undefined && via === 'header' ? { headers: { authorization: header } } : {},
     );
-    if (c.ws === 4001) {
+    if (ws === 4001) {
       expect(await socket.closed).toMatchObject({ code: 4001 });
       expect(socket.frames).toEqual([]);
       return;
     }
     const subscribed = await socket.request({ op: 'subscribe', channel: 'orders' });
-    if (c.ws.subscribe === 'subscribed') expect(subscribed).toMatchObject({ op: 'subscribed', channel: 'orders' });
+    if (ws.subscribe === 'subscribed') expect(subscribed).toMatchObject({ op: 'subscribed', channel: 'orders' });
     else expect(subscribed).toMatchObject({ op: 'error', code: 'forbidden' });
+    const presence = await socket.request({ op: 'presence', channel: 'orders' });
+    if (ws.subscribe === 'subscribed') expect(presence).toMatchObject({ op: 'presence', channel: 'orders' });
+    else expect(presence).toMatchObject({ op: 'error', code: 'forbidden' });
 
     const before = writes.version();
     const published = await socket.request({ op: 'publish', channel: 'orders', type: 't', data: 1 });
-    if (c.ws.publish === 'ack') {
+    if (ws.publish === 'ack') {
       expect(published).toMatchObject({ op: 'ack', event_id: expect.stringMatching(/^evt_/) });
     } else {
       expect(published).toMatchObject({ op: 'error', code: 'forbidden' });
@@ -260,6 +360,8 @@ const BAD_INPUT: Array<[string, { method: string; path: string; body?: string; c
   ['GET /v1/deliveries/:id of an unknown id', { method: 'GET', path: '/v1/deliveries/dlv_nope' }],
   ['POST /v1/tokens with a bad body', { method: 'POST', path: '/v1/tokens', body: '{"channels":"x","ttl_s":-1}' }],
   ['GET /v1/events/:id of an unknown id', { method: 'GET', path: '/v1/events/evt_nope' }],
+  ['POST /v1/keys with a bad body', { method: 'POST', path: '/v1/keys', body: '{"scopes":["root"]}' }],
+  ['DELETE /v1/keys/:id of an unknown id', { method: 'DELETE', path: '/v1/keys/key_nope' }],
   ['polling an invalid channel', { method: 'GET', path: '/v1/channels/$x/events' }],
   ['polling with a malformed cursor and limit', { method: 'GET', path: '/v1/channels/orders/events?after=zzz&limit=0' }],
   ['SSE on an invalid channel', { method: 'GET', path: '/v1/channels/a..b/sse' }],
@@ -276,12 +378,34 @@ describe('a missing credential is judged before the body, path and query', () =>
   });
 });
 
+/** The same requests with a valid key that lacks the scope: 403, still before the body is read. */
+const SCOPE_FIRST: Array<[string, Scope, { method: string; path: string; body?: string; contentType?: string }]> = [
+  ['POST /v1/events over the body limit', 'read', { method: 'POST', path: '/v1/events', body: JSON.stringify({ ...event, data: 'x'.repeat(4096) }) }],
+  ['POST /v1/events/batch with malformed JSON', 'subscriptions', { method: 'POST', path: '/v1/events/batch', body: '{"events":' }],
+  ['POST /v1/subscriptions with an invalid body', 'publish', { method: 'POST', path: '/v1/subscriptions', body: '{"url":"ftp://x"}' }],
+  ['PATCH /v1/subscriptions/:id as text/plain', 'read', { method: 'PATCH', path: '/v1/subscriptions/sub_nope', body: 'x', contentType: 'text/plain' }],
+  ['POST /v1/tokens with a bad body', 'subscriptions', { method: 'POST', path: '/v1/tokens', body: '{"ttl_s":-1}' }],
+  ['POST /v1/keys with a bad body', 'subscriptions', { method: 'POST', path: '/v1/keys', body: '[]' }],
+  ['DELETE /v1/keys/:id of an unknown id', 'read', { method: 'DELETE', path: '/v1/keys/key_nope' }],
+  ['polling an invalid channel', 'publish', { method: 'GET', path: '/v1/channels/$x/events' }],
+];
+
+describe('a key without the scope is refused before the body is judged', () => {
+  it.each(SCOPE_FIRST)('%s with a %s key → 403', async (_name, scope, { method, path, body, contentType }) => {
+    const before = writes.version();
+    const headers: Record<string, string> = { authorization: `Bearer ${keys[scope]}` };
+    if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
+    await expectApiError(await fetch(hub.url + path, { method, headers, body }), 403, 'forbidden');
+    expect(writes.version()).toBe(before);
+  });
+});
+
 describe('credentials in the query string', () => {
   it.each(ROUTES.filter((r) => r.access === 'server').map((r) => [r.name, r] as const))(
     '%s does not read ?token=, not even the API key → 401',
     async (_name, r) => {
+      const { method, path, body } = await r.request();
       const before = writes.version();
-      const { method, path, body } = r.request();
       const res = await fetch(hub.url + withToken(path, API_KEY), {
         method,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },

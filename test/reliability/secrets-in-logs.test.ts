@@ -8,6 +8,7 @@ import { startChildHub } from '../helpers/child-hub.js';
 import { startHub } from '../helpers/hub.js';
 import { rawExchange } from '../helpers/raw-http.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { runCli } from '../helpers/keys.js';
 import { handMadeJwt } from '../helpers/tokens.js';
 import { FAST_RETRY, waitFor } from '../helpers/webhooks.js';
 import { TestSocket } from '../helpers/ws-client.js';
@@ -16,7 +17,8 @@ import { TestSocket } from '../helpers/ws-client.js';
  * Secrets never reach the logs. One scenario touches every secret the hub knows or hands
  * out — the API key in headers, tokens in `Authorization` and `?token=` (WebSocket, SSE,
  * polling; accepted and refused), webhook secrets at creation and rotation, the signatures
- * the hub sends to a real receiver, the token secret — with the hub logging at `trace`
+ * the hub sends to a real receiver, the token secret, API keys (made, used, listed, revoked,
+ * through the routes and the CLI) — with the hub logging at `trace`
  * (everything `debug` logs and more). It runs in process (every line the logger wrote) and
  * as the real CLI in a child process with generated secrets (everything on stdout and
  * stderr). Then no secret, nor its base64 body, may appear anywhere in that text.
@@ -86,12 +88,32 @@ async function exercise({ url, apiKey, tokenSecret }: Target): Promise<Secrets> 
   addSecret(secrets, 'refused token', refused);
   addSecret(secrets, 'expired token', expired);
 
+  // API keys: made, used in every place a credential travels, listed, revoked, then refused.
+  const madeKey = await api<{ id: string; key: string }>('/v1/keys', { name: 'logged?', scopes: ['publish', 'read'] });
+  const revokedKey = await api<{ id: string; key: string }>('/v1/keys', { name: 'revoked', scopes: ['admin'] });
+  addKey(secrets, 'API key made', madeKey.key);
+  addKey(secrets, 'API key revoked', revokedKey.key);
+  await api('/v1/keys');
+  await fetch(`${url}/v1/keys/${revokedKey.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${revokedKey.key}` } });
+  for (const key of [madeKey.key, revokedKey.key]) {
+    await fetch(`${url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'secrets.a', type: 'key', data: 1 }),
+    });
+    await fetch(`${url}/v1/subscriptions`, { headers: { authorization: `Bearer ${key}` } });
+    await (await fetch(`${url}/v1/channels/secrets.a/events?token=${key}`)).body?.cancel();
+  }
+
   // WebSocket: every credential, header and query, accepted and refused; `%74oken` is `token` percent-encoded.
   const wsUrl = `${url.replace(/^http/, 'ws')}/v1/ws`;
   for (const [suffix, headers, accepted] of [
     [`?token=${minted}`, {}, true],
     [`?%74oken=${minted}`, {}, true],
     [`?token=${apiKey}`, {}, true],
+    [`?token=${madeKey.key}`, {}, true],
+    ['', { authorization: `Bearer ${madeKey.key}` }, true],
+    [`?token=${revokedKey.key}`, {}, false],
     ['', { authorization: `Bearer ${handMade}` }, true],
     [`?token=${refused}`, {}, false],
     [`?%74oken=${refused}`, {}, false],
@@ -181,7 +203,7 @@ describe('secrets never reach the logs', () => {
       const text = searchable(hub.logs);
       // The scenario did reach the code that logs credentials' neighbours.
       const messages = new Set(hub.logs.map((l) => l.msg));
-      for (const msg of ['request completed', 'WebSocket credential refused', 'subscription secret rotated', 'delivery retried', 'unparsable request refused']) {
+      for (const msg of ['request completed', 'API key created', 'API key revoked', 'WebSocket credential refused', 'subscription secret rotated', 'delivery retried', 'unparsable request refused']) {
         expect(messages, msg).toContain(msg);
       }
       expect(leaks(text, secrets)).toEqual([]);
@@ -202,6 +224,15 @@ describe('secrets never reach the logs', () => {
       const read = (name: string) => readFileSync(join(dir, name), 'utf8').trim();
       try {
         const secrets = await exercise({ url: child.url, apiKey: read('api-key'), tokenSecret: read('token-secret') });
+        // The CLI: it prints the key it made (on its own stdout, once); the hub's output must not hold it.
+        const env = { PUSHHUB_API_KEY: read('api-key') };
+        const made = await runCli(['keys', 'create', '--name', 'from the CLI', '--scopes', 'publish', '--expires', '1h', '--url', child.url], env);
+        expect(made.code, made.stderr).toBe(0);
+        const [cliKey, cliInfo] = made.stdout.trim().split('\n');
+        addKey(secrets, 'API key from the CLI', cliKey!);
+        expect((await runCli(['keys', 'list', '--url', child.url], env)).code).toBe(0);
+        const { id } = JSON.parse(cliInfo!) as { id: string };
+        expect((await runCli(['keys', 'revoke', id, '--url', child.url], env)).code).toBe(0);
         expect(await child.stop()).toBe(0);
         const output = child.output();
         expect(output).toContain('generated api-key');
@@ -212,5 +243,5 @@ describe('secrets never reach the logs', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 40_000);
+  }, 90_000);
 });

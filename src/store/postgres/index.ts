@@ -8,6 +8,7 @@ import type { Logger } from '../../logger.js';
 import { NotDurableError, StaleSubscriptionsError, type ClaimResult, type EventPage, type Store, type StoreChange } from '../store.js';
 import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
 import { appendRows, initLog } from './log.js';
+import { fromKeyRow, KEY_COLUMNS, toKeyRow, type KeyRow } from '../keys.js';
 import { migrate } from './migrate.js';
 import { sessionLock } from './session-lock.js';
 import { CHANGED_CHANNEL, startWatch } from './watch.js';
@@ -207,8 +208,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     heartbeatMs: options.heartbeatMs,
     pollMs: options.pollMs,
     async readHead() {
-      const [h] = await rows<{ seq: number; subscriptions_version: number }>('pushhub_head', 'SELECT seq, subscriptions_version FROM log_head');
-      return { head: h!.seq, subscriptionsVersion: h!.subscriptions_version };
+      const [h] = await rows<{ seq: number; subscriptions_version: number; keys_version: number }>(
+        'pushhub_head',
+        'SELECT seq, subscriptions_version, keys_version FROM log_head',
+      );
+      return { head: h!.seq, subscriptionsVersion: h!.subscriptions_version, keysVersion: h!.keys_version };
     },
     emit(change) {
       for (const w of watchers) {
@@ -221,6 +225,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     logger,
   });
+  await watch.ready;
 
   return {
     epoch,
@@ -297,6 +302,44 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         [id],
       );
       return row!.deleted > 0;
+    },
+
+    async createKey(key) {
+      const row = toKeyRow(key);
+      await query(
+        'pushhub_create_key',
+        `WITH put AS (INSERT INTO api_keys (${KEY_LIST}) VALUES (${KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})),
+         bumped AS (UPDATE log_head SET keys_version = keys_version + 1)
+         SELECT pg_notify('${CHANGED_CHANNEL}', 'keys')`,
+        KEY_COLUMNS.map((c) => row[c]),
+      );
+    },
+    async listKeys() {
+      return (await rows<KeyRow>('pushhub_list_keys', `SELECT ${KEY_LIST} FROM api_keys ORDER BY created_at, id`)).map(fromKeyRow);
+    },
+    async keyByHash(hash) {
+      const [row] = await rows<KeyRow>('pushhub_key_by_hash', `SELECT ${KEY_LIST} FROM api_keys WHERE hash = $1`, [hash]);
+      return row && fromKeyRow(row);
+    },
+    async revokeKey(id) {
+      const [row] = await rows<{ deleted: number }>(
+        'pushhub_revoke_key',
+        `WITH gone AS (DELETE FROM api_keys WHERE id = $1 RETURNING id),
+         bumped AS (UPDATE log_head SET keys_version = keys_version + 1 WHERE EXISTS (SELECT 1 FROM gone))
+         SELECT count(*) AS deleted, pg_notify('${CHANGED_CHANNEL}', 'keys') FROM gone`,
+        [id],
+      );
+      return row!.deleted > 0;
+    },
+    async recordKeysUsed(uses) {
+      if (uses.length === 0) return;
+      // Not a change other hubs need to hear of: no version, no notification.
+      await query(
+        'pushhub_keys_used',
+        `UPDATE api_keys k SET last_used_at = u.at FROM unnest($1::text[], $2::bigint[]) AS u (id, at)
+         WHERE k.id = u.id AND coalesce(k.last_used_at, 0) < u.at`,
+        [uses.map((u) => u.id), uses.map((u) => u.at)],
+      );
     },
 
     async delivery(id) {
@@ -652,6 +695,7 @@ FOR SHARE OF l`;
 const EVENT_LIST = EVENT_COLUMNS.join(', ');
 const DELIVERY_LIST = DELIVERY_COLUMNS.join(', ');
 const SUBSCRIPTION_LIST = SUBSCRIPTION_COLUMNS.join(', ');
+const KEY_LIST = KEY_COLUMNS.join(', ');
 
 const WAITING = "state IN ('pending', 'retrying')";
 const FINISHED = "state IN ('succeeded', 'dead', 'cancelled')";

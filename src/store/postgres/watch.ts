@@ -4,7 +4,7 @@ import type { StoreChange } from '../store.js';
 
 /** The channel every append notifies, with the new head as payload (never the events: 8000-byte limit, lost while disconnected). */
 export const HEAD_CHANNEL = 'pushhub_head';
-/** The channel changes to shared state are notified on; the payload names what changed (`subscriptions`, `leases`, `due:<subscription id>`). */
+/** The channel changes to shared state are notified on; the payload names what changed (`subscriptions`, `leases`, `keys`, `due:<subscription id>`). */
 export const CHANGED_CHANNEL = 'pushhub_changed';
 
 export interface WatchOptions {
@@ -12,16 +12,22 @@ export interface WatchOptions {
   connectTimeoutMs: number;
   /** The listening connection is checked this often; one that does not answer within it is replaced. */
   heartbeatMs: number;
-  /** The head and the subscriptions' version are read this often anyway: a safety net, not the mechanism. */
+  /** The head and the versions of the subscriptions and keys are read this often anyway: a safety net, not the mechanism. */
   pollMs: number;
-  /** Reads the head and the subscriptions' version (through the pool). */
-  readHead: () => Promise<{ head: number; subscriptionsVersion: number }>;
+  /** Reads the head and the versions of the subscriptions and the keys (through the pool). */
+  readHead: () => Promise<{ head: number; subscriptionsVersion: number; keysVersion: number }>;
   emit: (change: StoreChange) => void;
   logger: Logger;
 }
 
 export interface Watch {
   readonly listening: boolean;
+  /**
+   * Resolves once the versions to compare the polls with were read: a change after that is
+   * seen by a later poll, so what the hub loads from then on cannot miss one (a first poll
+   * that found the version already moved would otherwise just take it as the start).
+   */
+  readonly ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,6 +49,7 @@ export function startWatch(options: WatchOptions): Watch {
   let reconnect: NodeJS.Timeout | undefined;
   let seenHead = 0;
   let seenVersion: number | undefined;
+  let seenKeysVersion: number | undefined;
 
   const head = (value: number): void => {
     if (value <= seenHead) return;
@@ -55,7 +62,7 @@ export function startWatch(options: WatchOptions): Watch {
     c.on('error', (err) => logger.warn({ err }, 'database listener connection lost'));
     c.on('notification', ({ channel, payload }) => {
       if (channel === HEAD_CHANNEL) head(Number(payload));
-      else if (payload === 'subscriptions' || payload === 'leases') emit({ kind: payload });
+      else if (payload === 'subscriptions' || payload === 'leases' || payload === 'keys') emit({ kind: payload });
       else if (payload?.startsWith('due:')) emit({ kind: 'due', subscriptionId: payload.slice(4) });
     });
     c.once('end', () => {
@@ -114,10 +121,19 @@ export function startWatch(options: WatchOptions): Watch {
         head(read.head);
         if (seenVersion !== undefined && read.subscriptionsVersion !== seenVersion) emit({ kind: 'subscriptions' });
         seenVersion = read.subscriptionsVersion;
+        if (seenKeysVersion !== undefined && read.keysVersion !== seenKeysVersion) emit({ kind: 'keys' });
+        seenKeysVersion = read.keysVersion;
       },
       (err: unknown) => logger.debug({ err }, 'database poll failed'),
     );
   }, pollMs);
+  const ready = readHead().then(
+    (read) => {
+      seenVersion ??= read.subscriptionsVersion;
+      seenKeysVersion ??= read.keysVersion;
+    },
+    (err: unknown) => logger.debug({ err }, 'database poll failed'),
+  );
   poll.unref();
 
   connect().catch((err: unknown) => {
@@ -129,6 +145,7 @@ export function startWatch(options: WatchOptions): Watch {
     get listening() {
       return listening;
     },
+    ready,
     async close() {
       closed = true;
       clearInterval(heartbeat);
