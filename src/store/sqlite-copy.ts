@@ -8,7 +8,7 @@ import { idempotencyRepo } from './idempotency.js';
 import { rowStatements, runInChunks } from './row-statements.js';
 import { ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS, fromSubscriptionRow, toSubscriptionRow } from './rows.js';
 import { settingsRepo } from './settings.js';
-import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type SavedKeyRow, type Snapshot, type SnapshotHead } from './snapshot.js';
+import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type SavedKeyRow, type Snapshot, type SnapshotHead, API_KEY_COLUMNS, type ApiKeyRow } from './snapshot.js';
 import { subscriptionsRepo } from './subscriptions.js';
 
 // `pushhub copy` on the SQLite side. `name` is the flag and the file, for messages.
@@ -34,7 +34,7 @@ function readEpoch(db: Db, name: string): string {
 }
 
 /** The tables a copy reads and writes. */
-const TABLES = ['events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys'];
+const TABLES = ['events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys', 'api_keys'];
 
 /** The epoch and the heads; refuses a database this pushhub cannot read whole. */
 function readHead(db: Db, name: string): SnapshotHead {
@@ -83,6 +83,7 @@ export function openSqliteSnapshot(path: string, name: string): OpenSnapshot {
       deliveries: () => all(`SELECT ${DELIVERY_COLUMNS.join(', ')} FROM deliveries ORDER BY seq`),
       attempts: () => all(`SELECT ${ATTEMPT_COLUMNS.join(', ')} FROM delivery_attempts ORDER BY delivery_seq, n`),
       idempotencyKeys: () => all<SavedKeyRow>('SELECT key, fingerprint, response, created_at FROM idempotency_keys ORDER BY key'),
+      apiKeys: () => all<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS.join(', ')} FROM api_keys ORDER BY id`),
     };
     return {
       snapshot,
@@ -163,6 +164,8 @@ async function fill(db: Db, snapshot: Snapshot, now: number): Promise<CopyCounts
   for await (const page of snapshot.idempotencyKeys()) {
     for (const k of page) keys.put(k.key, { fingerprint: k.fingerprint, response: k.response }, k.created_at);
   }
+  const insertApiKeys = inserter(db, 'api_keys', API_KEY_COLUMNS);
+  for await (const page of snapshot.apiKeys()) insertApiKeys(page);
 
   // What the hub holds at start, so that nothing copied counts as claimed by a hub.
   deliveriesRepo(db).releaseAll(now);

@@ -65,7 +65,9 @@ async function dump(store: Store) {
   }
   const deliveries = await store.listDeliveries({ limit: 1_000_000 });
   const attempts = await Promise.all(deliveries.map(async (d) => ({ id: d.id, attempts: await store.deliveryAttempts(d.seq) })));
-  return { epoch: store.epoch, position: await store.position(), events, subscriptions: (await store.subscriptions()).subscriptions, deliveries, attempts };
+  // Without last_used_at: a hub writes it when it stops, after a dump taken while it ran.
+  const keys = (await store.listKeys()).map(({ lastUsedAt: _, ...k }) => k).sort((x, y) => (x.id < y.id ? -1 : 1));
+  return { epoch: store.epoch, position: await store.position(), events, subscriptions: (await store.subscriptions()).subscriptions, deliveries, attempts, keys };
 }
 
 type Dump = Awaited<ReturnType<typeof dump>>;
@@ -104,6 +106,7 @@ const BATCH = { events: [{ channel: 'orders.us', type: 'order.placed', data: { n
 
 describe('pushhub copy between SQLite and PostgreSQL', () => {
   let source: TestHub;
+  let apiKey = '';
   let good: Receiver;
   let slow: Receiver;
   const subs = {} as Record<'good' | 'flaky' | 'doomed' | 'held' | 'slow', CreatedSubscription>;
@@ -124,6 +127,10 @@ describe('pushhub copy between SQLite and PostgreSQL', () => {
     // The first request hangs (in flight while the copy is taken); later ones succeed.
     slow = await receiver((req) => (req.index === 0 ? 'hang' : { status: 200 }));
     source = await startHub({ store: 'sqlite', dir: join(dir, 'source'), config: { allowPrivateUrls: true, shutdownGraceMs: 200 } });
+
+    // An API key: its hash travels, so the key works on every copy.
+    const made = await json<{ key: string }>(source.api('/v1/keys', { body: { name: 'copied', scopes: ['publish', 'read'] } }));
+    apiKey = made.key;
 
     // Events that retention then prunes: pruned_through > 0 on the copy.
     for (let i = 0; i < 5; i++) await publish(source, 'misc', 'old.thing', { i });
@@ -196,6 +203,9 @@ describe('pushhub copy between SQLite and PostgreSQL', () => {
     const hub = (onPostgres = await startHub({ database: pgDb.url, config: { allowPrivateUrls: true } }));
     expect(hub.app.store.epoch).toBe(source.app.store.epoch);
     const after = await dump(hub.app.store);
+    expect(after.keys.map((k) => k.name)).toEqual(['copied']);
+    // The key made on the SQLite hub is good on the PostgreSQL one (its hash was copied).
+    expect((await hub.api('/v1/channels/misc/events', { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(200);
     // Everything as it was, but the delivery that was in flight: released, as a hub's start does.
     expect(without(after, inFlightId)).toEqual(without(before, inFlightId));
     expect(after.position).toEqual({ head: before.position.head, prunedThrough: 5 });
@@ -413,6 +423,7 @@ describe('a copy that fails half way', () => {
     deliveries: () => [],
     attempts: () => [],
     idempotencyKeys: () => [],
+      apiKeys: () => [],
   });
 
   it('deliveries in flight in the source are written released (due now, pending or retrying), into either store, with the seqs going on after the source\'s', async () => {

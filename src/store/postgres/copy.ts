@@ -2,7 +2,7 @@ import pg from 'pg';
 import { cursorCodec } from '../../domain/cursor.js';
 import { fillTemplateAfter, type ResponseTemplate } from '../../domain/response-template.js';
 import { ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, type DeliveryAttemptRow, type DeliveryRow, type EventRow, type SubscriptionRow } from '../rows.js';
-import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type Pages, type SavedKeyRow, type Snapshot, type SnapshotHead } from '../snapshot.js';
+import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type Pages, type SavedKeyRow, type Snapshot, type SnapshotHead, API_KEY_COLUMNS, type ApiKeyRow } from '../snapshot.js';
 import { releaseSet, types } from './index.js';
 import { latestSchemaVersion, migrate, MIGRATION_LOCK, SchemaTooNewError } from './migrate.js';
 
@@ -10,7 +10,7 @@ import { latestSchemaVersion, migrate, MIGRATION_LOCK, SchemaTooNewError } from 
 // password, for messages; the URL itself never goes into one.
 
 /** The tables a copy reads and writes. Others (a later migration's) are left alone. */
-const TABLES = ['log_head', 'events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys'] as const;
+const TABLES = ['log_head', 'events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys', 'api_keys'] as const;
 
 async function connect(url: string, name: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: 'pushhub copy', connectionTimeoutMillis: 10_000, types });
@@ -73,6 +73,7 @@ export async function openPostgresSnapshot(url: string, name: string): Promise<O
       subscriptions: () => all<SubscriptionRow>('copy_subscriptions', `SELECT ${SUBSCRIPTION_COLUMNS.join(', ')} FROM subscriptions ORDER BY id`),
       deliveries: () => all<DeliveryRow>('copy_deliveries', `SELECT ${DELIVERY_COLUMNS.join(', ')} FROM deliveries ORDER BY seq`),
       attempts: () => all<DeliveryAttemptRow>('copy_attempts', `SELECT ${ATTEMPT_COLUMNS.join(', ')} FROM delivery_attempts ORDER BY delivery_seq, n`),
+      apiKeys: () => all<ApiKeyRow>('copy_api_keys', `SELECT ${API_KEY_COLUMNS.join(', ')} FROM api_keys ORDER BY id`),
       async *idempotencyKeys() {
         type Row = { key: string; fingerprint: string; response_template: string; response_base: number; created_at: number };
         const saved = all<Row>(
@@ -208,6 +209,9 @@ interface KeyRow {
   response_base: number;
   created_at: number;
 }
+const API_KEY_TYPES: ColumnTypes<ApiKeyRow> = {
+  id: 'text', name: 'text', scopes: 'text', prefix: 'text', hash: 'text', created_at: 'bigint', expires_at: 'bigint', last_used_at: 'bigint',
+};
 const KEY_TYPES: ColumnTypes<KeyRow> = { key: 'text', fingerprint: 'text', response_template: 'text', response_base: 'bigint', created_at: 'bigint' };
 
 /** Writes every page of `source` into `table`, PAGE_ROWS rows per statement; returns how many rows. */
@@ -231,7 +235,7 @@ async function fill(client: pg.ClientBase, snapshot: Snapshot, now: number): Pro
   await client.query(
     `INSERT INTO log_head (seq, epoch, pruned_through) VALUES ($1, $2, $3)
      ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch, pruned_through = excluded.pruned_through,
-       subscriptions_version = log_head.subscriptions_version + 1`,
+       subscriptions_version = log_head.subscriptions_version + 1, keys_version = log_head.keys_version + 1`,
     [head.head, head.epoch, head.prunedThrough],
   );
   const events = await insertAll(client, 'events', EVENT_TYPES, snapshot.events());
@@ -246,6 +250,7 @@ async function fill(client: pg.ClientBase, snapshot: Snapshot, now: number): Pro
     response_base: head.head,
     created_at: k.created_at,
   }));
+  await insertAll(client, 'api_keys', API_KEY_TYPES, snapshot.apiKeys());
   // As a hub does at start: nothing copied stays claimed by a hub.
   await client.query(`UPDATE deliveries SET ${releaseSet('$1')} WHERE state = 'in_flight'`, [now]);
   // The deliveries' bigserial goes on after every seq the source handed out.
