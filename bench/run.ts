@@ -1,13 +1,15 @@
 // npm run bench [-- name …] [-- --quick]
 // Runs each benchmark in its own process (a clean heap and event loop each), prints a table,
 // and for full runs writes bench/results.json and bench/results.md and refreshes the table
-// in README.md. --quick is a smoke run for CI: it only fails when a benchmark breaks.
+// in README.md; a run of some benchmarks replaces their rows and keeps the others' earlier
+// figures (with their dates). --quick is a smoke run for CI: it only fails when a benchmark
+// breaks.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, machine as machineInfo, quick, type BenchResult } from './lib/common.js';
 
-const ALL = ['publish', 'batch', 'fanout', 'webhooks', 'resume', 'connections'];
+const ALL = ['publish', 'batch', 'fanout', 'webhooks', 'resume', 'connections', 'cluster'];
 const FIGURE: Record<string, string> = {
   publish: 'durable `POST /v1/events`, 50 connections',
   batch: '`POST /v1/events/batch`, 1000 per request',
@@ -15,6 +17,7 @@ const FIGURE: Record<string, string> = {
   webhooks: 'signed, recorded webhook POSTs',
   resume: 'replay to a client 100 000 events behind',
   connections: 'memory per idle WebSocket, 10 000 connections',
+  cluster: 'pushhub = 1 hub on PostgreSQL, baseline = 1 hub on SQLite, pg2/pg3 = 2/3 hubs on one PostgreSQL: publish (50 connections) and fan-out (1 000 subscribers) spread over the hubs',
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -51,6 +54,7 @@ const HEADLINE: Record<string, string[]> = {
   webhooks: ['deliveries_per_s', 'posts_per_s', 'p50_ms', 'p99_ms'],
   resume: ['replayed_events_per_s', 'raw_scan_rows_per_s', 'events_behind'],
   connections: ['rss_kib_per_connection', 'heap_bytes_per_connection', 'connections'],
+  cluster: ['publish_rps', 'publish_p50_ms', 'publish_p99_ms', 'fanout_saturated_deliveries_per_s', 'fanout_p50_ms', 'fanout_p99_ms'],
 };
 
 const fmt = (bench: string, figures: Record<string, unknown> | null): string => {
@@ -64,15 +68,22 @@ const fmt = (bench: string, figures: Record<string, unknown> | null): string => 
     .join(', ');
 };
 
-/** A benchmark may also measure peers (fanout: Socket.IO), each with its `ratio_vs_<name>`. */
-type WithPeers = BenchResult & { peers?: Record<string, Record<string, unknown>> } & Record<`ratio_vs_${string}`, number | undefined>;
+/**
+ * A benchmark may also measure peers (fanout: Socket.IO), each with its `ratio_vs_<name>`,
+ * and give more ratios by name (cluster: pg2/pg1 …).
+ */
+type WithPeers = BenchResult & { peers?: Record<string, Record<string, unknown>>; ratios?: Record<string, number> } & Record<`ratio_vs_${string}`, number | undefined>;
 
 function table(results: BenchResult[]): string {
   const rows = results.map((result) => {
     const r = result as WithPeers;
     const peers = Object.entries(r.peers ?? {});
     const baseline = [fmt(r.bench, r.baseline), ...peers.map(([name, figures]) => `**${name}**: ${fmt(r.bench, figures)}`)].join('<br>');
-    const ratio = [r.ratio ?? '—', ...peers.map(([name]) => `vs ${name} ${r[`ratio_vs_${name}`] ?? '—'}`)].join('<br>');
+    const ratio = [
+      r.ratio ?? '—',
+      ...peers.flatMap(([name]) => (r[`ratio_vs_${name}`] === undefined ? [] : [`vs ${name} ${r[`ratio_vs_${name}`]}`])),
+      ...Object.entries(r.ratios ?? {}).map(([name, v]) => `${name} ${v}`),
+    ].join('<br>');
     const targets = Object.entries(r.targets)
       .map(([k, v]) => `${k} ${String(v)}`)
       .join(', ');
@@ -93,13 +104,43 @@ for (const name of names.length > 0 ? names : ALL) {
   }
 }
 
-const md = table(results);
-console.log(`\n${md}\n`);
+console.log(`\n${table(results)}\n`);
+
+/** A row of bench/results.json: the figures, and when and where they were measured. */
+type Row = BenchResult & { date: string; node: string; machine: ReturnType<typeof machineInfo> };
+
+/**
+ * This run's rows and, for the benchmarks it did not run, the rows bench/results.json
+ * already has, in ALL's order: each keeps the date, machine and Node it was measured on
+ * (files written before rows carried them give theirs at the top).
+ */
+function merge(fresh: Row[]): Row[] {
+  const rows = new Map<string, Row>();
+  try {
+    const previous = JSON.parse(readFileSync(join(ROOT, 'bench/results.json'), 'utf8')) as Omit<Row, keyof BenchResult> & { results: Partial<Row>[] };
+    for (const r of previous.results) rows.set(r.bench!, { date: previous.date, node: previous.node, machine: previous.machine, ...r } as Row);
+  } catch {
+    /* no earlier results */
+  }
+  for (const r of fresh) rows.set(r.bench, r);
+  return ALL.flatMap((name) => rows.get(name) ?? []);
+}
+
+/** `Measured <day> on <machine>, Node <version>.`, one clause per day and machine when the rows differ. */
+function measured(rows: Row[]): string {
+  const where = (r: Row): string => `${r.date.slice(0, 10)} on ${r.machine.cpus} × ${r.machine.cpu}, ${r.machine.memory_gib} GiB, Node ${r.node}`;
+  const groups = [...new Set(rows.map(where))];
+  if (groups.length === 1) return `Measured ${groups[0]}.`;
+  return `Measured ${groups.map((g) => `${g} (${rows.filter((r) => where(r) === g).map((r) => r.bench).join(', ')})`).join('; ')}; ratios compare figures of one run only.`;
+}
+
 if (!quick && results.length > 0) {
   const machine = machineInfo();
-  const stamp = new Date().toISOString();
-  writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify({ date: stamp, node: process.version, machine, results }, null, 2)}\n`);
-  const header = `Measured ${stamp.slice(0, 10)} on ${machine.cpus} × ${machine.cpu}, ${machine.memory_gib} GiB, Node ${process.version}.`;
+  const date = new Date().toISOString();
+  const rows = merge(results.map((r) => ({ ...r, date, node: process.version, machine })));
+  writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify({ date, node: process.version, machine, results: rows }, null, 2)}\n`);
+  const header = measured(rows);
+  const md = table(rows);
   writeFileSync(join(ROOT, 'bench/results.md'), `${header}\n\n${md}\n`);
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const start = '<!-- bench:start -->';

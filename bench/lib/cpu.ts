@@ -1,11 +1,12 @@
 /**
- * Where the CPU went during a measurement (Linux /proc; null elsewhere): the server's
- * process, the load generator (this process) and every other process on the machine, each as
- * a share of one core. A load generator reports them with each figure, so a reader can tell
- * which side bounded it, and re-measures a figure that other work on the machine disturbed.
+ * Where the CPU went during a measurement (Linux /proc; null elsewhere): the server (its
+ * processes and their descendants: several hubs, a database and its backends), the load
+ * generator (this process) and every other process on the machine, each as a share of one
+ * core. A load generator reports them with each figure, so a reader can tell which side
+ * bounded it, and re-measures a figure that other work on the machine disturbed.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export interface CpuShares {
   server_cpu: number | null;
@@ -13,6 +14,9 @@ export interface CpuShares {
   /** CPU taken by every other process; null where unknown. */
   other_cpu: number | null;
 }
+
+/** The server's processes: these and their descendants, except this process (the load generator may be a child of the server's). */
+export type ServerPids = number | readonly number[] | undefined;
 
 /** Above this share of a core taken by other processes, a figure is measured again. */
 export const DISTURBED = 0.25;
@@ -27,14 +31,39 @@ const ticksPerSecond = ((): number => {
   }
 })();
 
-function processCpuSeconds(pid: number): number | null {
+/** CPU seconds so far of each of the server's processes; null without /proc or when one of `roots` is gone. */
+function serverCpuSeconds(roots: readonly number[]): Map<number, number> | null {
+  if (roots.length === 0) return null;
+  const cpu = new Map<number, number>();
+  const children = new Map<number, number[]>();
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime + stime
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      } catch {
+        continue; // ended meanwhile
+      }
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(name);
+      const ppid = Number(fields[1]);
+      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) / ticksPerSecond); // utime + stime
+      if (children.has(ppid)) children.get(ppid)!.push(pid);
+      else children.set(ppid, [pid]);
+    }
   } catch {
     return null;
   }
+  if (!roots.every((pid) => cpu.has(pid))) return null;
+  const tree = new Map<number, number>();
+  for (const queue = [...roots]; queue.length > 0; ) {
+    const pid = queue.pop()!;
+    if (pid === process.pid || tree.has(pid)) continue;
+    tree.set(pid, cpu.get(pid)!);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
 }
 
 /** CPU seconds the whole machine has been busy, all cores. */
@@ -48,9 +77,10 @@ function machineCpuSeconds(): number | null {
 }
 
 /** Starts counting; the returned function gives the shares since then. */
-export function cpuMeter(serverPid: number | undefined): () => CpuShares {
+export function cpuMeter(serverPids: ServerPids): () => CpuShares {
+  const roots = serverPids === undefined ? [] : [serverPids].flat();
   const snapshot = () => ({
-    server: serverPid === undefined ? null : processCpuSeconds(serverPid),
+    server: serverCpuSeconds(roots),
     client: process.cpuUsage(),
     machine: machineCpuSeconds(),
     at: performance.now(),
@@ -61,7 +91,8 @@ export function cpuMeter(serverPid: number | undefined): () => CpuShares {
     const seconds = (end.at - start.at) / 1000;
     const share = (s: number): number => Number((s / seconds).toFixed(2));
     const client = (end.client.user + end.client.system - start.client.user - start.client.system) / 1e6;
-    const server = start.server === null || end.server === null ? null : end.server - start.server;
+    // A process started meanwhile (a new database backend) counts from zero.
+    const server = start.server === null || end.server === null ? null : [...end.server].reduce((sum, [pid, s]) => sum + s - (start.server!.get(pid) ?? 0), 0);
     const machine = start.machine === null || end.machine === null ? null : end.machine - start.machine;
     return {
       server_cpu: server === null ? null : share(server),
@@ -72,9 +103,9 @@ export function cpuMeter(serverPid: number | undefined): () => CpuShares {
 }
 
 /** Waits (at most `maxS` seconds) for a second in which other processes took at most DISTURBED of a core. */
-async function quietMachine(serverPid: number | undefined, maxS: number): Promise<void> {
+async function quietMachine(serverPids: ServerPids, maxS: number): Promise<void> {
   for (let i = 0; i < maxS; i++) {
-    const meter = cpuMeter(serverPid);
+    const meter = cpuMeter(serverPids);
     await new Promise((r) => setTimeout(r, 1000));
     if ((meter().other_cpu ?? 0) <= DISTURBED) return;
   }
@@ -86,14 +117,14 @@ async function quietMachine(serverPid: number | undefined, maxS: number): Promis
  */
 export async function undisturbed<T extends CpuShares>(
   measure: () => Promise<T>,
-  serverPid: number | undefined,
+  serverPids: ServerPids,
   label: string,
   log: (...args: unknown[]) => void,
 ): Promise<T> {
   let result = await measure();
   for (let retry = 1; retry <= RETRIES && (result.other_cpu ?? 0) > DISTURBED; retry++) {
     log(`${label}: other processes took ${result.other_cpu} of a core; measuring again (${retry}/${RETRIES})`);
-    await quietMachine(serverPid, 30);
+    await quietMachine(serverPids, 30);
     result = await measure();
   }
   return result;

@@ -1,13 +1,15 @@
 /**
- * Load generator for bench/fanout.ts and bench/curve.ts, in its own process: opens N
- * subscribers (hub: WebSocket + `subscribe`; baseline: a bare WebSocket; socketio:
- * socket.io-client, websocket transport only, joining the channel's room; socketio-wire: the
- * same over a bare WebSocket speaking Socket.IO's wire protocol), publishes over
- * HTTP at fixed rates (one step each), and as fast as a few concurrent publishers can
+ * Load generator for bench/fanout.ts, bench/curve.ts and bench/cluster.ts, in its own
+ * process: opens N subscribers (hub: WebSocket + `subscribe`; baseline: a bare WebSocket;
+ * socketio: socket.io-client, websocket transport only, joining the channel's room;
+ * socketio-wire: the same over a bare WebSocket speaking Socket.IO's wire protocol), spread
+ * over the server's URLs (several hubs on one log), publishes over HTTP (to each URL in
+ * turn) at fixed rates (one step each), and as fast as a few concurrent publishers can
  * (saturation), and measures what the subscribers receive: deliveries/s and
  * publish→receive latency. For each phase it also reports the CPU used by the server (this
- * process's parent, which runs it), by this process and by every other process on the
- * machine, and measures again a phase that other work disturbed (bench/lib/cpu.ts).
+ * process's parent, which runs it, and the parent's other descendants: hubs in child
+ * processes, their database), by this process and by every other process on the machine,
+ * and measures again a phase that other work disturbed (bench/lib/cpu.ts).
  *
  * argv: one JSON LoadConfig. Prints one JSON LoadResult line on stdout.
  */
@@ -17,8 +19,8 @@ import { cpuMeter, undisturbed, type CpuShares } from './cpu.js';
 
 export interface LoadConfig {
   mode: 'hub' | 'baseline' | 'socketio' | 'socketio-wire';
-  /** The server's http:// base URL. */
-  base: string;
+  /** The server's http:// base URLs (several hubs on one log): subscribers and publishes go to each in turn. */
+  bases: string[];
   publishPath: string;
   subscribers: number;
   /** Fixed-rate steps in events/s, or, with saturationFirst, fractions of the saturated rate. */
@@ -68,9 +70,9 @@ function onFrame(data: Buffer): void {
   if (at >= 0) latencies.push(now() - parseFloat(text.slice(at + 4)));
 }
 
-function openWs(): Promise<() => void> {
+function openWs(base: string): Promise<() => void> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${cfg.base.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${API_KEY}` } });
     ws.once('error', reject);
     ws.once('open', () => {
       const ready = (): void => {
@@ -88,9 +90,9 @@ function openWs(): Promise<() => void> {
  * A Socket.IO subscriber speaking the wire protocol (Engine.IO 4, Socket.IO 5) over a bare
  * `ws` client: the same receive cost as the other modes, so the server alone sets the figure.
  */
-function openSocketIoWire(): Promise<() => void> {
+function openSocketIoWire(base: string): Promise<() => void> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${cfg.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
     ws.once('error', reject);
     const handshake = (data: Buffer): void => {
       const text = data.toString();
@@ -106,9 +108,9 @@ function openSocketIoWire(): Promise<() => void> {
   });
 }
 
-function openSocketIo(): Promise<() => void> {
+function openSocketIo(base: string): Promise<() => void> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = io(cfg.base, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const socket: Socket = io(base, { transports: ['websocket'], forceNew: true, reconnection: false });
     socket.once('connect_error', reject);
     socket.once('connect', () => {
       socket.on('event', (event: { data: { t: number } }) => {
@@ -120,8 +122,9 @@ function openSocketIo(): Promise<() => void> {
   });
 }
 
+let publishes = 0;
 async function publishOne(): Promise<void> {
-  const res = await fetch(`${cfg.base}${cfg.publishPath}`, {
+  const res = await fetch(`${cfg.bases[publishes++ % cfg.bases.length]}${cfg.publishPath}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({ channel: CHANNEL, type: 'tick', data: { t: now(), pad: 'x'.repeat(100) } }),
@@ -138,7 +141,8 @@ async function waitQuiet(expected: number, timeoutMs: number): Promise<void> {
 /**
  * Measures one phase: `publish` runs the publishers; the phase ends once they are done and
  * delivery drained. CPU shares cover the publishing window; the server is this process's
- * parent. A phase other processes disturbed is measured again (bench/lib/cpu.ts).
+ * parent and its other descendants. A phase other processes disturbed is measured again
+ * (bench/lib/cpu.ts).
  */
 function phase(offered: number | null, publish: () => Promise<number>): Promise<Phase> {
   return undisturbed(
@@ -210,7 +214,8 @@ async function saturate(seconds: number): Promise<number> {
 const open = { hub: openWs, baseline: openWs, socketio: openSocketIo, 'socketio-wire': openSocketIoWire }[cfg.mode];
 const closers: (() => void)[] = [];
 for (let i = 0; i < cfg.subscribers; i += 100) {
-  closers.push(...(await Promise.all(Array.from({ length: Math.min(100, cfg.subscribers - i) }, open))));
+  const batch = Array.from({ length: Math.min(100, cfg.subscribers - i) }, (_, j) => open(cfg.bases[(i + j) % cfg.bases.length]!));
+  closers.push(...(await Promise.all(batch)));
 }
 // Warm-up (JIT, socket buffers, connection pools): one second at 100 events/s, not recorded.
 await fixedRate(100, 1);

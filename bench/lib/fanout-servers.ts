@@ -16,6 +16,8 @@ export const SUBSCRIBERS = quick ? 200 : 1000;
 
 export interface PeerServer {
   url: string;
+  /** Several hubs on one log (bench/cluster.ts): the subscribers and the publishes go to each in turn. */
+  urls?: string[];
   close(): Promise<void>;
 }
 
@@ -100,8 +102,11 @@ export async function startSocketIo(): Promise<PeerServer> {
   };
 }
 
+/** Room on a hub for every subscriber. */
+export const FANOUT_HUB_CONFIG = { realtime: { maxConnections: SUBSCRIBERS + 100 } };
+
 /** The hub with durable defaults, in this process, with room for the subscribers. */
-export const startHubForFanout = (): Promise<PeerServer> => startHubInProcess({ realtime: { maxConnections: SUBSCRIBERS + 100 } });
+export const startHubForFanout = (): Promise<PeerServer> => startHubInProcess(FANOUT_HUB_CONFIG);
 
 /** Runs the load generator (its own process) against a server started here, then stops the server. */
 export async function fanoutLoad(
@@ -113,7 +118,7 @@ export async function fanoutLoad(
   log(name);
   try {
     const publishPath = mode === 'hub' ? '/v1/events' : '/publish';
-    const config: LoadConfig = { mode, base: server.url, publishPath, subscribers: SUBSCRIBERS, ...load };
+    const config: LoadConfig = { mode, bases: server.urls ?? [server.url], publishPath, subscribers: SUBSCRIBERS, ...load };
     const result = await runChild<LoadResult>('fanout-load.ts', [JSON.stringify(config)]);
     log(name, JSON.stringify(result));
     return result;
