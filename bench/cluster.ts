@@ -17,7 +17,8 @@
  *   npm run bench -- cluster [--quick]
  */
 import autocannon from 'autocannon';
-import { createDatabase, startEmbeddedPostgres, type EmbeddedPostgres } from '../test/helpers/embedded-postgres.js';
+import { randomBytes } from 'node:crypto';
+import { startPostgresServer, type PostgresServer } from '../test/helpers/postgres-server.js';
 import { API_KEY, log, percentile, quick, report, round, startHubProcess, type BenchResult, type ChildServer } from './lib/common.js';
 import { cpuMeter, undisturbed } from './lib/cpu.js';
 import type { LoadResult } from './lib/fanout-load.js';
@@ -48,8 +49,9 @@ interface Hubs {
 }
 
 /** The setup's hubs on a fresh database; none is left running if one fails to start. */
-async function startHubs(setup: Setup, pg: EmbeddedPostgres, config: Record<string, unknown> = {}): Promise<Hubs> {
-  const db = setup.postgres ? await createDatabase(pg.url) : undefined;
+async function startHubs(setup: Setup, pg: PostgresServer, config: Record<string, unknown> = {}): Promise<Hubs> {
+  const name = `pushhub_${randomBytes(6).toString('hex')}`;
+  const db = setup.postgres ? { url: await pg.createDatabase(name), drop: () => pg.dropDatabase(name) } : undefined;
   const started = await Promise.allSettled(Array.from({ length: setup.hubs }, () => startHubProcess({ ...config, ...(db ? { db: db.url } : {}) })));
   const hubs = started.flatMap((s): ChildServer[] => (s.status === 'fulfilled' ? [s.value] : []));
   const stop = async (): Promise<void> => {
@@ -63,7 +65,7 @@ async function startHubs(setup: Setup, pg: EmbeddedPostgres, config: Record<stri
     await stop();
     throw failed?.reason ?? new Error(`a hub listens on ${remote}, not on loopback`);
   }
-  return { urls, pids: [...hubs.map((h) => h.process.pid!), ...(db ? [pg.pid] : [])], stop };
+  return { urls, pids: [...hubs.map((h) => h.process.pid!), ...(db ? [pg.pid()] : [])], stop };
 }
 
 interface PublishFigures {
@@ -92,7 +94,7 @@ function load(urls: string[], seconds: number, onAnswer?: (status: number, ms: n
 
 const failures = (r: autocannon.Result): number => r.non2xx + r.errors + r.timeouts;
 
-async function measurePublish(setup: Setup, pg: EmbeddedPostgres): Promise<PublishFigures> {
+async function measurePublish(setup: Setup, pg: PostgresServer): Promise<PublishFigures> {
   const hubs = await startHubs(setup, pg);
   try {
     const warmup = await load(hubs.urls, WARMUP_S);
@@ -117,7 +119,7 @@ async function measurePublish(setup: Setup, pg: EmbeddedPostgres): Promise<Publi
   }
 }
 
-async function measureFanout(setup: Setup, pg: EmbeddedPostgres): Promise<LoadResult> {
+async function measureFanout(setup: Setup, pg: PostgresServer): Promise<LoadResult> {
   const hubs = await startHubs(setup, pg, FANOUT_HUB_CONFIG);
   return fanoutLoad(`fan-out ${setup.name}`, { url: hubs.urls[0]!, urls: hubs.urls, close: hubs.stop }, 'hub', FANOUT);
 }
@@ -149,14 +151,14 @@ function figures(setup: Setup, pub: PublishFigures, { steps: [fixed], saturation
 type Figures = ReturnType<typeof figures>;
 
 log(`cluster: ${SETUPS.map((s) => s.name).join(', ')}; publish ${CONNECTIONS} connections ${WARMUP_S}+${DURATION_S}s; fan-out ${SUBSCRIBERS} subscribers`);
-const pg = await startEmbeddedPostgres();
+const pg = await startPostgresServer(['-c', 'max_connections=100']);
 const results = {} as Record<Name, Figures>;
 try {
   const published = {} as Record<Name, PublishFigures>;
   for (const setup of SETUPS) published[setup.name] = await measurePublish(setup, pg);
   for (const setup of SETUPS) results[setup.name] = figures(setup, published[setup.name], await measureFanout(setup, pg));
 } finally {
-  await pg.stop();
+  await pg.destroy();
 }
 
 const { sqlite, pg1, pg2, pg3 } = results;

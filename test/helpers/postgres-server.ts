@@ -37,10 +37,14 @@ export interface PostgresServer {
    * exited; `start` then runs crash recovery.
    */
   kill(): Promise<void>;
+  /** The running postmaster's process id (its backends are its children), from `postmaster.pid`. */
+  pid(): number;
   /** What the server logged so far, all starts together. */
   log(): string;
   /** Creates a database on it; resolves with its URL. */
   createDatabase(name: string): Promise<string>;
+  /** Drops a database, whoever is still connected. */
+  dropDatabase(name: string): Promise<void>;
   /** Stops it and removes its folder. */
   destroy(): Promise<void>;
 }
@@ -95,35 +99,54 @@ export async function startPostgresServer(flags: string[] = []): Promise<Postgre
   const stop = async (): Promise<void> => {
     if (running()) await server.stop();
   };
-  await server.initialise();
-  await start();
+  // A process ended by a signal (the hook stops the server, then exits) leaves no folder behind.
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', remove);
+  const destroy = async (): Promise<void> => {
+    try {
+      await stop();
+    } finally {
+      process.off('exit', remove);
+      remove();
+    }
+  };
+  try {
+    await server.initialise();
+    await start();
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  const pid = (): number => Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const admin = async (sql: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
   return {
     url,
     start,
     stop,
+    pid,
     async kill() {
-      const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const postmasterPid = pid();
       const p = postmaster();
-      if (!running() || p!.pid !== pid) throw new Error(`postmaster.pid names ${pid}, not the running server (${p?.pid})`);
+      if (!running() || p!.pid !== postmasterPid) throw new Error(`postmaster.pid names ${postmasterPid}, not the running server (${p?.pid})`);
       const exited = once(p!, 'exit');
-      process.kill(pid, 'SIGKILL');
+      process.kill(postmasterPid, 'SIGKILL');
       await exited;
     },
     log: () => logs.join(''),
     async createDatabase(name) {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
-      } finally {
-        await client.end();
-      }
+      await admin(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
       return Object.assign(new URL(url), { pathname: `/${name}` }).toString();
     },
-    async destroy() {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    dropDatabase: (name) => admin(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`),
+    destroy,
   };
 }
