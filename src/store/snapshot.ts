@@ -1,3 +1,4 @@
+import type { KeyRow } from './keys.js';
 import type { DeliveryAttemptRow, DeliveryRow, EventRow, SubscriptionRow } from './rows.js';
 
 /** A copy that cannot be made as asked; nothing was written. */
@@ -25,20 +26,6 @@ export interface SavedKeyRow {
   created_at: number;
 }
 
-/** An API key as both stores keep it: its hash, never the key. */
-export interface ApiKeyRow {
-  id: string;
-  name: string;
-  /** JSON array of scopes. */
-  scopes: string;
-  prefix: string;
-  hash: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-}
-export const API_KEY_COLUMNS = ['id', 'name', 'scopes', 'prefix', 'hash', 'created_at', 'expires_at', 'last_used_at'] as const satisfies ReadonlyArray<keyof ApiKeyRow>;
-
 /** A table's rows, a page at a time (read with `for await`). */
 export type Pages<R> = AsyncIterable<readonly R[]> | Iterable<readonly R[]>;
 
@@ -56,7 +43,7 @@ export interface Snapshot {
   deliveries(): Pages<DeliveryRow>;
   attempts(): Pages<DeliveryAttemptRow>;
   idempotencyKeys(): Pages<SavedKeyRow>;
-  apiKeys(): Pages<ApiKeyRow>;
+  apiKeys(): Pages<KeyRow>;
 }
 
 /** A snapshot held open (a read transaction) until closed. */

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { KEY_COLUMNS, type KeyRow } from './keys.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { closeDatabase, DatabaseInUseError, latestSchemaVersion, openDatabase, type Db } from './db.js';
@@ -8,7 +9,7 @@ import { idempotencyRepo } from './idempotency.js';
 import { rowStatements, runInChunks } from './row-statements.js';
 import { ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS, fromSubscriptionRow, toSubscriptionRow } from './rows.js';
 import { settingsRepo } from './settings.js';
-import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type SavedKeyRow, type Snapshot, type SnapshotHead, API_KEY_COLUMNS, type ApiKeyRow } from './snapshot.js';
+import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type SavedKeyRow, type Snapshot, type SnapshotHead } from './snapshot.js';
 import { subscriptionsRepo } from './subscriptions.js';
 
 // `pushhub copy` on the SQLite side. `name` is the flag and the file, for messages.
@@ -83,7 +84,7 @@ export function openSqliteSnapshot(path: string, name: string): OpenSnapshot {
       deliveries: () => all(`SELECT ${DELIVERY_COLUMNS.join(', ')} FROM deliveries ORDER BY seq`),
       attempts: () => all(`SELECT ${ATTEMPT_COLUMNS.join(', ')} FROM delivery_attempts ORDER BY delivery_seq, n`),
       idempotencyKeys: () => all<SavedKeyRow>('SELECT key, fingerprint, response, created_at FROM idempotency_keys ORDER BY key'),
-      apiKeys: () => all<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS.join(', ')} FROM api_keys ORDER BY id`),
+      apiKeys: () => all<KeyRow>(`SELECT ${KEY_COLUMNS.join(', ')} FROM api_keys ORDER BY id`),
     };
     return {
       snapshot,
@@ -164,7 +165,7 @@ async function fill(db: Db, snapshot: Snapshot, now: number): Promise<CopyCounts
   for await (const page of snapshot.idempotencyKeys()) {
     for (const k of page) keys.put(k.key, { fingerprint: k.fingerprint, response: k.response }, k.created_at);
   }
-  const insertApiKeys = inserter(db, 'api_keys', API_KEY_COLUMNS);
+  const insertApiKeys = inserter(db, 'api_keys', KEY_COLUMNS);
   for await (const page of snapshot.apiKeys()) insertApiKeys(page);
 
   // What the hub holds at start, so that nothing copied counts as claimed by a hub.

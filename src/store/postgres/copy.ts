@@ -1,8 +1,9 @@
 import pg from 'pg';
+import { KEY_COLUMNS as API_KEY_COLUMNS, type KeyRow as ApiKeyRow } from '../keys.js';
 import { cursorCodec } from '../../domain/cursor.js';
 import { fillTemplateAfter, type ResponseTemplate } from '../../domain/response-template.js';
 import { ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, type DeliveryAttemptRow, type DeliveryRow, type EventRow, type SubscriptionRow } from '../rows.js';
-import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type Pages, type SavedKeyRow, type Snapshot, type SnapshotHead, API_KEY_COLUMNS, type ApiKeyRow } from '../snapshot.js';
+import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type Pages, type SavedKeyRow, type Snapshot, type SnapshotHead } from '../snapshot.js';
 import { releaseSet, types } from './index.js';
 import { latestSchemaVersion, migrate, MIGRATION_LOCK, SchemaTooNewError } from './migrate.js';
 
