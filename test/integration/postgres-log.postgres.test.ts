@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemRandom } from '../../src/clock.js';
 import { cursorCodec } from '../../src/domain/cursor.js';
 import type { NewEvent } from '../../src/domain/envelope.js';
-import type { Subscription } from '../../src/domain/subscription.js';
+import { defaultSettings, type Subscription } from '../../src/domain/subscription.js';
 import { createLogger } from '../../src/logger.js';
 import { StaleSubscriptionsError, type Store, type StoreChange } from '../../src/store/index.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
@@ -29,16 +29,8 @@ const event = (channel: string, data = `{"n":${counter}}`): NewEvent => ({
 });
 
 const subscription = (id: string): Subscription => ({
+  ...defaultSettings('http://127.0.0.1:9/hook', ['hooked']),
   id,
-  url: 'http://127.0.0.1:9/hook',
-  channels: ['hooked'],
-  types: null,
-  description: null,
-  ordered: false,
-  maxInFlight: 4,
-  rateLimitPerS: null,
-  signatureScheme: 'standard',
-  retry: null,
   secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
   previousSecret: null,
   previousSecretExpiresAt: null,
