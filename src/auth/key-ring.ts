@@ -1,3 +1,4 @@
+import { coalesced } from '../coalesce.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { Clock, Random } from '../clock.js';
 import { newId } from '../domain/ids.js';
@@ -26,8 +27,21 @@ export class KeyRing implements KeyLookup {
   private byHash = new Map<string, StoredKey>();
   /** Grows with every reload started: a lookup that began before one must not undo it. */
   private generation = 0;
-  private loading: Promise<void> | undefined;
-  private again = false;
+  /**
+   * Reads every key again; resolves once a read that started after the call has been applied
+   * (calls during a read share the next one).
+   */
+  readonly reload = coalesced(async () => {
+    this.generation++;
+    try {
+      const keys = await this.opts.store.listKeys();
+      this.byHash = new Map(keys.map((k) => [k.hash, k]));
+      const ids = new Set(keys.map((k) => k.id));
+      for (const listener of this.listeners) listener((id) => ids.has(id));
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'API keys could not be reloaded; keeping the ones loaded before');
+    }
+  });
   private readonly uses = new LastUsedBatch();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -51,33 +65,6 @@ export class KeyRing implements KeyLookup {
     await this.flush();
   }
 
-  /**
-   * Reads every key again; resolves once a read that started after this call has been applied
-   * (calls during a read share the next one).
-   */
-  reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = (async () => {
-      do {
-        this.again = false;
-        this.generation++;
-        try {
-          const keys = await this.opts.store.listKeys();
-          this.byHash = new Map(keys.map((k) => [k.hash, k]));
-          const ids = new Set(keys.map((k) => k.id));
-          for (const listener of this.listeners) listener((id) => ids.has(id));
-        } catch (err) {
-          this.opts.logger.warn({ err }, 'API keys could not be reloaded; keeping the ones loaded before');
-        }
-      } while (this.again);
-      this.loading = undefined;
-    })();
-    return this.loading;
-  }
-
   /** Called after each reload with whether a key id still exists (open connections of revoked keys are closed). */
   onReload(listener: (has: (keyId: string) => boolean) => void): void {
     this.listeners.push(listener);
@@ -90,7 +77,7 @@ export class KeyRing implements KeyLookup {
     const generation = this.generation;
     const found = await this.opts.store.keyByHash(hash);
     // Only when no reload started meanwhile: one might have dropped this key (revoked).
-    if (found && generation === this.generation && !this.loading) this.byHash.set(hash, found);
+    if (found && generation === this.generation && !this.reload.busy) this.byHash.set(hash, found);
     return found;
   }
 

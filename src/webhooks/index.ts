@@ -1,3 +1,4 @@
+import { coalesced } from '../coalesce.js';
 import type { Clock, Random } from '../clock.js';
 import type { Config } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
@@ -120,9 +121,7 @@ export function createWebhooks({ config, store, codec, groupCommit, log: followe
    * heard during one makes one more.
    */
   let version = 0;
-  let reloading: Promise<void> | undefined;
-  let reloadAgain = false;
-  const reloadOnce = async (): Promise<void> => {
+  const reload = coalesced(async () => {
     const set = await store.subscriptions();
     const seen = new Set<string>();
     for (const sub of set.subscriptions) {
@@ -138,21 +137,7 @@ export function createWebhooks({ config, store, codec, groupCommit, log: followe
       dispatcher.forget(sub.id);
     }
     version = set.version;
-  };
-  const reload = (): Promise<void> => {
-    if (reloading) {
-      reloadAgain = true;
-      return reloading;
-    }
-    reloading = reloadOnce().finally(() => {
-      reloading = undefined;
-      if (reloadAgain) {
-        reloadAgain = false;
-        void reload().catch((err: unknown) => log.warn({ err }, 'subscriptions not reloaded'));
-      }
-    });
-    return reloading;
-  };
+  });
   const changed = (): void => {
     reload().then(
       () => leases.renewSoon(), // a new subscription is taken by some hub at once
