@@ -10,8 +10,9 @@
  * - fan-out: 1 000 WebSocket subscribers on one channel spread over the hubs, events
  *   published through the hubs in turn (bench/lib/fanout-load.ts): publish→receive p50/p99
  *   at 100 events/s, then deliveries/s with 8 back-to-back publishers.
- * On 2 cores scale-out cannot add throughput (the load generator takes a core, the hubs and
- * PostgreSQL share the other): the figures show its cost. ratio = pg1 / sqlite publish rps
+ * On 2 cores scale-out cannot add throughput (the load generator takes its share, the hubs
+ * and PostgreSQL share the rest): the figures show its cost, also as server CPU per request
+ * and per delivery. ratio = pg1 / sqlite publish rps
  * (target ≥ 0.5); `ratios` also gives pg2/pg1 and pg3/pg1 for both figures.
  *
  *   npm run bench -- cluster [--quick]
@@ -195,6 +196,5 @@ const result: BenchResult & { peers: Record<string, Figures>; ratios: typeof rat
   ratios,
   targets: { publish_pg1_vs_sqlite: '>= 0.5', publish_non2xx: 0, fanout_delivered_all: true },
   pass: ratios.publish_pg1_vs_sqlite >= 0.5 && Object.values(results).every((f) => f.fanout_delivered_all),
-  notes: 'ours: one hub on PostgreSQL; baseline: one hub on SQLite; pg2, pg3: 2 and 3 hubs on one PostgreSQL database. On 2 cores more hubs cannot add throughput.',
 };
 report(result);

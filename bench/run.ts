@@ -1,9 +1,9 @@
 // npm run bench [-- name …] [-- --quick]
 // Runs each benchmark in its own process (a clean heap and event loop each), prints a table,
 // and for full runs writes bench/results.json and bench/results.md and refreshes the table
-// in README.md; a run of some benchmarks replaces their rows and keeps the others' earlier
-// figures (with their dates). --quick is a smoke run for CI: it only fails when a benchmark
-// breaks.
+// in README.md; a run of some benchmarks replaces their rows and keeps the others (each row
+// says when, on what machine and Node it was measured). --quick is a smoke run for CI: it
+// only fails when a benchmark breaks.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -137,7 +137,7 @@ function measured(rows: Row[]): string {
 if (!quick && results.length > 0) {
   const machine = machineInfo();
   const date = new Date().toISOString();
-  const rows = merge(results.map((r) => ({ ...r, date, node: process.version, machine })));
+  const rows = merge(results.map((r) => ({ date, node: process.version, machine, ...r })));
   writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify({ date, node: process.version, machine, results: rows }, null, 2)}\n`);
   const header = measured(rows);
   const md = table(rows);
