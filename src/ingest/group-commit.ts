@@ -47,14 +47,18 @@ export interface GroupCommitOptions {
 /**
  * Group commit: every publish that arrives while the event loop is busy joins the next
  * append (one transaction, built as data before the call: events, outbox rows, idempotency
- * keys); appends issued while an earlier one is still becoming durable may share its flush
- * (the store's business). Each caller's promise settles, and listeners hear of the events,
- * only once the commit that holds them is durable, in commit order.
+ * keys). While the store has as many appends in flight as it can use
+ * (`store.appendsInFlight`), the next commit is held back and everything that arrives
+ * meanwhile joins it; appends in flight together may share one flush (the store's
+ * business). Each caller's promise settles, and listeners hear of the events, only once the
+ * commit that holds them is durable, in commit order.
  */
 export class GroupCommit {
   private queue: Job[] = [];
   private pendingEvents = 0;
   private scheduled = false;
+  /** Appends sent and not answered (a commit re-planned after StaleSubscriptionsError stays one). */
+  private inFlight = 0;
   private closed = false;
   /** Commits written and not yet settled, oldest first: they settle in this order. */
   private unsettled: Commit[] = [];
@@ -89,12 +93,17 @@ export class GroupCommit {
     });
   }
 
-  /** Commits everything queued, now; callers hear back once the commit is on disk. */
+  /**
+   * Commits everything queued, now, unless the store has all the appends in flight it can
+   * use: then the queue goes out as one commit when the first of them is answered. Callers
+   * hear back once the commit is on disk.
+   */
   flush(): void {
+    this.scheduled = false;
+    if (this.inFlight >= this.opts.store.appendsInFlight) return;
     const jobs = this.queue;
     this.queue = [];
     this.pendingEvents = 0;
-    this.scheduled = false;
     if (jobs.length === 0) return;
     this.commit(jobs, true);
   }
@@ -124,6 +133,7 @@ export class GroupCommit {
     }
     const commit: Commit = { jobs, events, deliveries: [], started, outcome: undefined };
     this.unsettled.push(commit);
+    this.inFlight++;
     this.write(commit, idempotencyKeys, now, split);
   }
 
@@ -147,7 +157,7 @@ export class GroupCommit {
         const stored = events as StoredEvent[];
         for (let i = 0; i < stored.length; i++) stored[i]!.seq = seqs[i]!;
         commit.outcome = { ok: true };
-        this.settleInOrder();
+        this.answered();
       },
       (err: unknown) => {
         if (err instanceof StaleSubscriptionsError && this.planner) {
@@ -155,7 +165,7 @@ export class GroupCommit {
             () => this.write(commit, idempotencyKeys, now, split),
             (failure: unknown) => {
               commit.outcome = { ok: false, failure };
-              this.settleInOrder();
+              this.answered();
             },
           );
           return;
@@ -172,9 +182,16 @@ export class GroupCommit {
             commit.outcome = { ok: false, failure };
           }
         }
-        this.settleInOrder();
+        this.answered();
       },
     );
+  }
+
+  /** An append was answered: what waited for room goes out (before anything settles, so close() sees it). */
+  private answered(): void {
+    this.inFlight--;
+    if (this.queue.length > 0) this.flush();
+    this.settleInOrder();
   }
 
   /** Settles the oldest commits whose outcome is known, so acknowledgements and notifications keep log order. */

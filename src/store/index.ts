@@ -62,6 +62,7 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     hubId: `hub_${options.random.bytes(8).toString('hex')}`,
     watch: () => undefined, // the only writer: nothing to hear of
     health: () => ({ listening: null }),
+    appendsInFlight: Infinity,
     append(write) {
       let seqs: number[];
       try {

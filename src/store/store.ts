@@ -39,6 +39,13 @@ export interface Store {
    * unable to write: HubError `storage_unavailable`).
    */
   append(write: AppendWrite): Promise<AppendResult>;
+  /**
+   * How many appends are worth having in flight at once. SQLite: any number (appends issued
+   * while one is syncing share the next sync). PostgreSQL: one (appends are chained; each
+   * is a round trip holding the head's row lock), so the group commit holds back the next
+   * commit while one is in flight and everything that arrives meanwhile joins it.
+   */
+  readonly appendsInFlight: number;
 
   /** The durable head and the pruned prefix of the log. */
   position(): Promise<LogPosition>;

@@ -148,6 +148,37 @@ describe('group commit', () => {
     gc.close();
     expect((await pending)[0]!.seq).toBe(1);
   });
+
+  it('holds the next commit back while the store has all the appends in flight it uses, and sends what waited as one', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const appended: number[] = [];
+    const oneAtATime: Store = {
+      ...store,
+      appendsInFlight: 1,
+      append: (write) => {
+        appended.push(write.events.length);
+        return (appended.length === 1 ? gate : Promise.resolve()).then(() => store.append(write));
+      },
+    };
+    const held = new GroupCommit({ store: oneAtATime, metrics, logger: createLogger('silent'), maxPendingEvents: 100, now: () => 1 });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const first = held.submit([event()], 'http');
+    await turn();
+    // Three more jobs, each in a turn of its own: none goes out while the first is in flight.
+    const later: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 3; i++) {
+      later.push(held.submit([event(), event()], 'http'));
+      await turn();
+    }
+    const closed = held.close();
+    expect(appended).toEqual([1]);
+    release();
+    await closed;
+    expect(appended).toEqual([1, 6]);
+    const seqs = [await first, ...(await Promise.all(later))].flat().map((e) => (e as { seq: number }).seq);
+    expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
 });
 
 describe('durability ordering', () => {

@@ -152,8 +152,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   // One append at a time from this hub: the group commit settles its commits in the order it
   // issued them, and with several connections a later append could take the head's lock
-  // first and get the lower positions. Chained, issue order is position order. The next
-  // group commit batches what arrives meanwhile.
+  // first and get the lower positions. Chained, issue order is position order; the group
+  // commit keeps one in flight (appendsInFlight) and batches what arrives meanwhile.
   let appending: Promise<unknown> = Promise.resolve();
   const appendOnce = async (write: Parameters<Store['append']>[0]): Promise<number> => {
     let client: pg.PoolClient;
@@ -233,6 +233,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     watch: (listener) => void watchers.push(listener),
     health: () => ({ listening: watch.listening }),
 
+    appendsInFlight: 1,
     append(write) {
       const result = appending.then(() => appendOnce(write));
       appending = result.catch(() => undefined);
