@@ -126,7 +126,8 @@ export function openStore(options: DbOptions & { random: Random }): Store {
       run(() => {
         const requeued = leasesTaken ? 0 : inTransaction(() => deliveries.releaseAll(now));
         leasesTaken = true;
-        return { leases: subscriptions.all().map((s) => ({ subscriptionId: s.id, epoch: 1 })), hubs: 1, requeued };
+        const leases = subscriptions.all().map((s) => ({ subscriptionId: s.id, epoch: 1 }));
+        return { leases, hubs: 1, share: leases.length, requeued };
       }),
     releaseLeases: () => Promise.resolve(),
     retentionTurn: () => Promise.resolve(true),

@@ -96,8 +96,11 @@ export interface Store {
    * queue, due `now`. Resolves with every lease this hub holds from now on.
    */
   renewLeases(now: number, leaseMs: number): Promise<LeaseGrant>;
-  /** Gives every lease of this hub up (it stops): another hub may take them at once. */
-  releaseLeases(): Promise<void>;
+  /**
+   * Gives leases of this hub up, these or (it stops) every one: another hub may take them at
+   * once. With no list the hub also leaves the live hubs.
+   */
+  releaseLeases(subscriptionIds?: readonly string[]): Promise<void>;
   /** Whether this hub may run retention now: one hub at a time does. */
   retentionTurn(): Promise<boolean>;
   /**
@@ -261,6 +264,8 @@ export interface LeaseGrant {
   leases: Lease[];
   /** Hubs seen alive within a lease, this one included. */
   hubs: number;
+  /** How many leases this hub should hold: the subscriptions shared out over the live hubs, rounded up (down while another hub holds less than that). */
+  share: number;
   /** Deliveries a previous owner left in flight, put back in the queue by this renewal. */
   requeued: number;
 }

@@ -111,8 +111,8 @@ export class Dispatcher {
   private timerAt = INFINITY;
   private resync: NodeJS.Timeout | undefined;
   private roundRobin = 0;
-  /** Deliveries this hub claimed and has not yet recorded, released or cancelled. */
-  private readonly claimedSeqs = new Set<number>();
+  /** Deliveries this hub claimed and has not yet recorded, released or cancelled, with their subscription. */
+  private readonly claimedSeqs = new Map<number, string>();
   /** A pass's commit was in doubt: claims it may have made are released before the next one. */
   private strays = false;
   /** The lease epoch each claimed delivery was claimed under: an outcome under an older one is not recorded. */
@@ -160,6 +160,12 @@ export class Dispatcher {
     }
     while (this.passing) await this.passing;
     await this.pass(false);
+  }
+
+  /** Whether this hub holds claims of the subscription whose outcome or release is not yet written. */
+  holdsClaims(subscriptionId: string): boolean {
+    for (const id of this.claimedSeqs.values()) if (id === subscriptionId) return true;
+    return false;
   }
 
   /** Attempts under way now. */
@@ -258,7 +264,7 @@ export class Dispatcher {
     let claims: Claim[];
     try {
       if (this.strays) {
-        const released = await store.releaseStrays(this.opts.leases.current.list, [...this.claimedSeqs], now);
+        const released = await store.releaseStrays(this.opts.leases.current.list, [...this.claimedSeqs.keys()], now);
         this.strays = false;
         if (released > 0) logger.warn({ released }, 'claims of a pass whose commit was in doubt re-queued');
       }
@@ -291,7 +297,7 @@ export class Dispatcher {
     for (const j of judged) this.claimedSeqs.delete(j.claimed.seq);
     for (const seq of unsent) this.claimedSeqs.delete(seq);
     for (const seq of cancels) this.claimedSeqs.delete(seq);
-    for (const { claimed } of claims) for (const c of claimed) this.claimedSeqs.add(c.seq);
+    for (const { claimed } of claims) for (const c of claimed) this.claimedSeqs.set(c.seq, c.subscriptionId);
     this.settle(judged, now);
     this.pause(pauses, now);
     if (claim) this.launch(claims, now);
@@ -343,7 +349,7 @@ export class Dispatcher {
       const entry = subs[(this.roundRobin + k) % subs.length]!;
       const { sub } = entry;
       if (!sub.enabled || pausing.has(sub.id)) continue; // held: its deliveries wait, nothing is claimed
-      if (!leases.epochs.has(sub.id)) continue; // another hub's
+      if (!leases.epochs.has(sub.id) || !this.opts.leases.owns(sub.id)) continue; // another hub's, or being handed over
       const lane = this.lanes.of(sub, now);
       if (lane.nextDueAt > now) continue;
       const limit = Math.min(lane.room(sub, now), claimBatch);

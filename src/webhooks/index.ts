@@ -88,6 +88,7 @@ export function createWebhooks({ config, store, codec, groupCommit, log: followe
     clock,
     logger: log,
     onChange: (gained, lost) => dispatcher.leasesChanged(gained, lost),
+    holdsClaims: (id): boolean => dispatcher.holdsClaims(id),
   });
   const dispatcher = new Dispatcher({
     leases,

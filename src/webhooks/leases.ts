@@ -10,6 +10,8 @@ export interface LeaseKeeperOptions {
   logger: Logger;
   /** The leases held changed: `gained` may be dispatched now; `lost` must not be any more. */
   onChange(gained: readonly string[], lost: readonly string[]): void;
+  /** Whether this hub has claims of the subscription not yet written back: its lease is handed over only once it has none. */
+  holdsClaims(subscriptionId: string): boolean;
 }
 
 /** Renewals per lease: a renewal that fails leaves two more tries before the lease runs out. */
@@ -25,6 +27,11 @@ const TRUSTED = 0.75;
  * monotonic clock (not the injected wall clock: elapsed real time is what a lease is). A hub
  * that cannot renew (the database unreachable, its packets dropped) stops sending before its
  * leases can expire, so it never sends after a new owner has moved on.
+ *
+ * A hub holding more than its share (another hub joined) hands the excess over: those
+ * subscriptions take no new work here (`owns` is false, their leases still fence what is
+ * under way), and each lease is given up once this hub's claims of it are written back, for
+ * a hub below its share to take. Nothing is sent twice for it, and no order is broken.
  */
 /** The leases held at one moment: replaced, never changed, so a pass may keep it. */
 export interface LeaseSnapshot {
@@ -38,6 +45,8 @@ export class LeaseKeeper {
   private held: LeaseSnapshot = NONE;
   private trustedUntil = 0;
   private hubCount = 1;
+  /** Held, and to be given up once nothing of theirs is claimed here (more than this hub's share). */
+  private readonly handingOver = new Set<string>();
   private renewTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
@@ -61,12 +70,13 @@ export class LeaseKeeper {
     clearTimeout(this.expiryTimer);
     await this.renewing;
     this.held = NONE;
+    this.handingOver.clear();
     await this.opts.store.releaseLeases().catch((err: unknown) => this.opts.logger.warn({ err }, 'leases not released; they expire by themselves'));
   }
 
   /** Whether this hub may claim and send for the subscription now. */
   owns(subscriptionId: string): boolean {
-    return this.held.epochs.has(subscriptionId);
+    return this.held.epochs.has(subscriptionId) && !this.handingOver.has(subscriptionId);
   }
 
   /** The lease epoch this hub holds the subscription under, if it does. */
@@ -134,6 +144,40 @@ export class LeaseKeeper {
       if (lost.length > 0) logger.info({ subscriptions: lost.length }, 'webhook leases lost');
       this.opts.onChange(gained, lost);
     }
+    await this.rebalance(grant.share);
+  }
+
+  /** Hands over what is held beyond the share, or keeps it again when the share grew (a hub left). */
+  private async rebalance(share: number): Promise<void> {
+    const { store, logger, holdsClaims, onChange } = this.opts;
+    for (const id of this.handingOver) if (!this.held.epochs.has(id)) this.handingOver.delete(id);
+    const excess = Math.max(0, this.held.list.length - share);
+    if (excess < this.handingOver.size) {
+      const kept = [...this.handingOver].slice(excess);
+      for (const id of kept) this.handingOver.delete(id);
+      onChange(kept, []);
+    } else if (excess > this.handingOver.size) {
+      // Those with nothing claimed here first: they go at once.
+      const more = this.held.list
+        .map((l) => l.subscriptionId)
+        .filter((id) => !this.handingOver.has(id))
+        .sort((a, b) => Number(holdsClaims(a)) - Number(holdsClaims(b)))
+        .slice(0, excess - this.handingOver.size);
+      for (const id of more) this.handingOver.add(id);
+      onChange([], more);
+    }
+    const idle = [...this.handingOver].filter((id) => !holdsClaims(id));
+    if (idle.length === 0) return;
+    try {
+      await store.releaseLeases(idle);
+    } catch (err) {
+      logger.warn({ err }, 'leases not handed over; trying again at the next renewal');
+      return;
+    }
+    for (const id of idle) this.handingOver.delete(id);
+    const list = this.held.list.filter((l) => !idle.includes(l.subscriptionId));
+    this.held = { list, epochs: new Map(list.map((l) => [l.subscriptionId, l.epoch])) };
+    logger.info({ subscriptions: idle.length }, 'webhook leases handed over to a hub below its share');
   }
 
   /** No renewal got through in time: every lease is given up here before it can expire there. */
@@ -141,6 +185,7 @@ export class LeaseKeeper {
     if (performance.now() < this.trustedUntil || this.count === 0) return;
     const lost = [...this.held.epochs.keys()];
     this.held = NONE;
+    this.handingOver.clear();
     this.opts.logger.warn({ subscriptions: lost.length }, 'leases could not be renewed in time: webhook sending stopped until they are');
     this.opts.onChange([], lost);
   }

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startChildHub, type ChildHub } from '../helpers/child-hub.js';
 import { API_KEY } from '../helpers/hub.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { eventIds, startReceiver, type Receiver } from '../helpers/receiver.js';
 import { seeded, sleep } from '../helpers/seeded.js';
 import { SseClient } from '../helpers/sse-client.js';
 import { connect } from '../helpers/ws-client.js';
@@ -186,6 +186,53 @@ describe('three hubs on one database', () => {
       highest = Math.max(highest, p.seq);
     }
     expect(await owner()).toBeDefined();
+  }, 60_000);
+
+  it('hubs that join later get their share of the subscriptions, handed over with nothing sent twice and order kept', async () => {
+    const [first] = await startHubs(1);
+    const receivers = await Promise.all(Array.from({ length: 4 }, () => startReceiver(() => ({ status: 200, delayMs: 20 }))));
+    try {
+      const subs: Array<{ id: string; secret: string }> = [];
+      for (const [i, r] of receivers.entries()) {
+        const res = await api(first!, '/v1/subscriptions', { body: { url: `${r.url}/hook`, channels: ['orders'], ordered: i === 0 } });
+        subs.push((await res.json()) as { id: string; secret: string });
+      }
+      const leasesOf = async (hub: ChildHub): Promise<number> =>
+        ((await (await fetch(`${hub.url}/readyz`)).json()) as { cluster: { leases: number } }).cluster.leases;
+      await expect.poll(() => leasesOf(first!), { timeout: 5000 }).toBe(4);
+      // Publishing through the hubs there are, from before the others join until well after.
+      let n = 0;
+      let joinedAt = Infinity; // until the others have joined
+      const publishing = (async () => {
+        while (n < joinedAt + 60) {
+          const hub = hubs[n % hubs.length]!;
+          expect((await api(hub, '/v1/events', { body: { channel: 'orders', type: 't', data: { n: n++ } } })).status).toBe(202);
+          await sleep(10);
+        }
+      })();
+      await receivers[0]!.until((r) => r.length >= 10, 10_000); // deliveries under way when the others join
+      const env = { PUSHHUB_CONFIG: join(dir, 'config.json'), PUSHHUB_ALLOW_PRIVATE_URLS: 'true' };
+      const joined = await Promise.allSettled([startChildHub(db.url, env), startChildHub(db.url, env)]);
+      hubs = [first!, ...joined.flatMap((j) => (j.status === 'fulfilled' ? [j.value] : []))];
+      expect(hubs).toHaveLength(3);
+      joinedAt = n;
+      // ceil(4 / 3) = 2 stay with the first hub, one goes to each of the others.
+      await expect.poll(async () => (await Promise.all(hubs.map(leasesOf))).sort().join(','), { timeout: 10_000 }).toBe('1,1,2');
+      await publishing;
+      const EVENTS = n;
+      for (const r of receivers) await r.until((got) => got.length >= EVENTS, 20_000);
+      await sleep(500); // a late duplicate would show now
+      for (const [i, r] of receivers.entries()) {
+        const ids = eventIds(r.received);
+        expect(new Set(ids).size).toBe(EVENTS); // every event, nothing sent twice
+        expect(ids.length).toBe(EVENTS);
+        const wh = new Webhook(subs[i]!.secret);
+        const seqs = r.received.map((x) => seqOf((wh.verify(x.body, x.headers as Record<string, string>) as { cursor: string }).cursor));
+        if (i === 0) expect(seqs).toEqual([...seqs].sort((a, b) => a - b)); // ordered, across the hand-over
+      }
+    } finally {
+      await Promise.all(receivers.map((r) => r.close()));
+    }
   }, 60_000);
 
   it('a subscription disabled, then deleted, through one hub is refused on all: nothing more is sent from any hub', async () => {

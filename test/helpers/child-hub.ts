@@ -54,7 +54,10 @@ export async function startChildHub(db: string, env: Record<string, string> = {}
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = once(child, 'exit');
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child hub did not start in time\n${stderr}`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // not left running: nobody holds it to kill it later
+      reject(new Error(`child hub did not start in time\n${stderr}\n${stdout.slice(-3000)}`));
+    }, 30_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let entry: Record<string, unknown>;
       try {

@@ -236,8 +236,9 @@ describe('webhook leases on PostgreSQL', () => {
       // Alone, a takes every subscription; b, arriving, finds none free.
       const first = await a.renewLeases(2000, 60_000);
       expect(first.leases.map((l) => l.subscriptionId).sort()).toEqual(['sub_1', 'sub_2', 'sub_3', 'sub_4']);
-      expect((await b.renewLeases(2000, 60_000)).leases).toEqual([]);
-      expect((await a.renewLeases(2000, 60_000)).hubs).toBe(2);
+      expect(await b.renewLeases(2000, 60_000)).toMatchObject({ leases: [], share: 2 });
+      // a learns of b, and of its share: half (b holds less than that, so a hands the rest over).
+      expect(await a.renewLeases(2000, 60_000)).toMatchObject({ hubs: 2, share: 2 });
 
       // a claims sub_1's delivery under its lease; b, not the owner, claims nothing.
       const claims = { requests: [{ subscriptionId: 'sub_1', ordered: false, limit: 10 }], budget: 10 };
@@ -269,6 +270,11 @@ describe('webhook leases on PostgreSQL', () => {
       const back = await a.renewLeases(7000, 60_000);
       expect(back.leases).toEqual([{ subscriptionId: 'sub_2', epoch: taken.leases.find((l) => l.subscriptionId === 'sub_2')!.epoch + 1 }]);
       expect((await b.renewLeases(7000, 60_000)).leases.map((l) => l.subscriptionId).sort()).toEqual(['sub_1', 'sub_3', 'sub_4']);
+
+      // b hands sub_3 over (given up by name, the rest kept): a, below its share, takes it.
+      await b.releaseLeases(['sub_3']);
+      expect((await a.renewLeases(8000, 60_000)).leases.map((l) => l.subscriptionId).sort()).toEqual(['sub_2', 'sub_3']);
+      expect((await b.renewLeases(8000, 60_000)).leases.map((l) => l.subscriptionId).sort()).toEqual(['sub_1', 'sub_4']);
     } finally {
       await local.drop();
     }

@@ -386,7 +386,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
 
     async renewLeases(now, leaseMs) {
-      const found = await rows<{ subscription_id: string | null; epoch: number; hubs: number; requeued: number }>('pushhub_renew_leases', RENEW_LEASES, [
+      const found = await rows<{ subscription_id: string | null; epoch: number; hubs: number; share: number; requeued: number }>('pushhub_renew_leases', RENEW_LEASES, [
         hubId,
         leaseMs,
         now,
@@ -394,13 +394,23 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return {
         leases: found.filter((r) => r.subscription_id !== null).map((r) => ({ subscriptionId: r.subscription_id!, epoch: r.epoch })),
         hubs: found[0]!.hubs,
+        share: found[0]!.share,
         requeued: found[0]!.requeued,
       };
     },
-    async releaseLeases() {
+    async releaseLeases(subscriptionIds) {
+      // Expired, not deleted: the next owner's epoch follows this one's.
+      if (subscriptionIds) {
+        await query(
+          'pushhub_release_some_leases',
+          `WITH gone AS (UPDATE subscription_leases SET expires_at = now() WHERE owner = $1 AND subscription_id = ANY($2::text[]) AND expires_at > now())
+           SELECT pg_notify('${CHANGED_CHANNEL}', 'leases')`,
+          [hubId, subscriptionIds],
+        );
+        return;
+      }
       await query(
         'pushhub_release_leases',
-        // Expired, not deleted: the next owner's epoch follows this one's.
         `WITH gone AS (UPDATE subscription_leases SET expires_at = now() WHERE owner = $1 AND expires_at > now()),
          hub AS (DELETE FROM hubs WHERE id = $1)
          SELECT pg_notify('${CHANGED_CHANNEL}', 'leases')`,
@@ -659,11 +669,19 @@ WITH seen AS (
   UPDATE subscription_leases SET expires_at = now() + $2 * interval '1 millisecond'
   WHERE owner = $1 AND expires_at > now()
   RETURNING subscription_id, epoch
+), fair AS (
+  SELECT (SELECT count(*) FROM subscriptions)::numeric / (SELECT n FROM live) AS n
+), share AS (
+  -- Up to the fair share rounded up; rounded down while another live hub holds less than that.
+  SELECT CASE WHEN EXISTS (
+    SELECT 1 FROM hubs h WHERE h.id <> $1 AND h.seen_at > now() - $2 * interval '1 millisecond'
+      AND (SELECT count(*) FROM subscription_leases l WHERE l.owner = h.id AND l.expires_at > now()) < floor((SELECT n FROM fair))
+  ) THEN floor((SELECT n FROM fair)) ELSE ceil((SELECT n FROM fair)) END::integer AS n
 ), free AS (
   SELECT s.id FROM subscriptions s LEFT JOIN subscription_leases l ON l.subscription_id = s.id
   WHERE l.subscription_id IS NULL OR l.expires_at <= now()
   ORDER BY s.created_at, s.id
-  LIMIT greatest(0, ceil((SELECT count(*) FROM subscriptions)::numeric / (SELECT n FROM live)) - (SELECT count(*) FROM renewed))
+  LIMIT greatest(0, (SELECT n FROM share) - (SELECT count(*) FROM renewed))
 ), taken AS (
   INSERT INTO subscription_leases (subscription_id, owner, epoch, expires_at)
   SELECT id, $1, 1, now() + $2 * interval '1 millisecond' FROM free
@@ -675,7 +693,8 @@ WITH seen AS (
   WHERE state = 'in_flight' AND subscription_id IN (SELECT subscription_id FROM taken)
   RETURNING 1
 ), held AS (SELECT * FROM renewed UNION ALL SELECT * FROM taken)
-SELECT (SELECT n FROM live) AS hubs, (SELECT count(*) FROM requeued) AS requeued, held.* FROM (SELECT 1) AS one LEFT JOIN held ON true`;
+SELECT (SELECT n FROM live) AS hubs, (SELECT n FROM share) AS share, (SELECT count(*) FROM requeued) AS requeued, held.*
+FROM (SELECT 1) AS one LEFT JOIN held ON true`;
 
 /**
  * A delivery `d` this pass may write: its subscription's lease is among those held (a
