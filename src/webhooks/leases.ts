@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { coalesced } from '../coalesce.js';
 import type { Logger } from '../logger.js';
 import type { Lease, Store } from '../store/index.js';
 
@@ -49,9 +50,11 @@ export class LeaseKeeper {
   private readonly handingOver = new Set<string>();
   private renewTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private renewing: Promise<void> | undefined;
-  private again = false;
   private stopped = false;
+  /** One renewal at a time; asked for meanwhile (renewSoon), one more after it. */
+  private readonly renew = coalesced(async () => {
+    if (!this.stopped) await this.renewOnce();
+  });
 
   constructor(private readonly opts: LeaseKeeperOptions) {}
 
@@ -68,7 +71,7 @@ export class LeaseKeeper {
     this.stopped = true;
     clearInterval(this.renewTimer);
     clearTimeout(this.expiryTimer);
-    await this.renewing;
+    await this.renew(); // waits for one under way (stopped: it does nothing more)
     this.held = NONE;
     this.handingOver.clear();
     await this.opts.store.releaseLeases().catch((err: unknown) => this.opts.logger.warn({ err }, 'leases not released; they expire by themselves'));
@@ -100,20 +103,7 @@ export class LeaseKeeper {
 
   /** Renews now (another hub gave leases up, a subscription was created); coalesced. */
   renewSoon(): void {
-    if (this.renewing) this.again = true;
-    else void this.renew();
-  }
-
-  private renew(): Promise<void> {
-    if (this.renewing || this.stopped) return this.renewing ?? Promise.resolve();
-    this.renewing = this.renewOnce().finally(() => {
-      this.renewing = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.renew();
-      }
-    });
-    return this.renewing;
+    void this.renew();
   }
 
   private async renewOnce(): Promise<void> {

@@ -67,9 +67,11 @@ describe('three hubs on one database', () => {
     let publishing = true;
 
     // A subscriber keeps a cursor and reconnects, to a random hub, every few hundred ms.
-    const subscriber = async (transport: 'ws' | 'sse') => {
+    const subscriber = (transport: 'ws' | 'sse') => {
       const got: Array<{ n: number; cursor: string }> = [];
       let cursor: string | undefined;
+      let opened!: () => void;
+      const ready = new Promise<void>((resolve) => (opened = resolve));
       const record = (n: number, c: string) => {
         got.push({ n, cursor: c });
         cursor = c;
@@ -79,6 +81,7 @@ describe('three hubs on one database', () => {
           const socket = await connect(hub.url, { bearer: API_KEY });
           const reply = await socket.request({ op: 'subscribe', channel: 'fan', ...(cursor ? { cursor } : {}) });
           cursor ??= String(reply.cursor);
+          opened();
           const started = socket.frames.indexOf(reply) + 1; // frames after it may have come in the same read
           await sleep(ms);
           socket.close();
@@ -93,21 +96,28 @@ describe('three hubs on one database', () => {
           const headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` };
           if (cursor) headers['last-event-id'] = cursor;
           const sse = await SseClient.open(`${hub.url}/v1/channels/fan/sse`, headers);
+          opened();
           await sleep(ms);
+          // A stream opened without a cursor gives none until its first event: held open until
+          // then, so the next session resumes from a cursor instead of from whatever is then new.
+          while (!cursor && sse.events().length === 0) await sleep(50);
           sse.abort();
           await sse.done;
           for (const e of sse.events<{ cursor: string; data: { n: number } }>()) record(e.data.n, e.cursor);
         }
       };
-      // The first session starts before any publish, so "every event" is well defined.
-      await session(pick(), 100);
-      while (publishing) await session(pick(), 100 + Math.floor(random() * 300));
-      const deadline = Date.now() + 15_000;
-      while (got.length < TOTAL && Date.now() < deadline) await session(pick(), 500);
-      return got;
+      const done = (async () => {
+        await session(pick(), 100);
+        while (publishing) await session(pick(), 100 + Math.floor(random() * 300));
+        const deadline = Date.now() + 15_000;
+        while (got.length < TOTAL && Date.now() < deadline) await session(pick(), 500);
+        return got;
+      })();
+      return { ready, done };
     };
     const subscribers = [subscriber('ws'), subscriber('ws'), subscriber('ws'), subscriber('sse'), subscriber('sse')];
-    await sleep(300); // every subscriber had its first session
+    // Publishing starts once every subscriber's first session is open, so "every event" is well defined.
+    await Promise.all(subscribers.map((s) => s.ready));
 
     const publisher = async (offset: number) => {
       for (let n = offset; n < TOTAL; n += 5) {
@@ -120,7 +130,7 @@ describe('three hubs on one database', () => {
     publishing = false;
 
     const inLogOrder = [...published].sort((x, y) => seqOf(x.cursor) - seqOf(y.cursor)).map((p) => p.n);
-    for (const [k, got] of (await Promise.all(subscribers)).entries()) {
+    for (const [k, got] of (await Promise.all(subscribers.map((s) => s.done))).entries()) {
       const firstWrong = got.findIndex((g, i) => g.n !== inLogOrder[i]);
       if (firstWrong >= 0) console.log('subscriber', k, got.length, firstWrong, JSON.stringify(got.slice(Math.max(0, firstWrong - 3), firstWrong + 3)), JSON.stringify(inLogOrder.slice(Math.max(0, firstWrong - 3), firstWrong + 3)));
       expect(got.map((g) => g.n)).toEqual(inLogOrder); // each once, in cursor order
