@@ -1,0 +1,148 @@
+import type pg from 'pg';
+import type { Store } from '../store.js';
+import { CHANGED_CHANNEL } from './watch.js';
+
+type PresenceOps = Pick<Store, 'writePresence' | 'readPresence' | 'presenceHeartbeat' | 'releasePresence'>;
+
+export interface PresenceDeps {
+  hubId: string;
+  transaction: <T>(fn: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
+  rows: <R extends pg.QueryResultRow>(name: string, text: string, values?: unknown[]) => Promise<R[]>;
+}
+
+/** Advisory-lock namespace of channel occupancy ("pres"); the second key is the channel's hash. */
+const OCCUPANCY_LOCK = 0x70726573;
+
+const RENEW_HUB = `INSERT INTO presence_hubs (id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+  ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at RETURNING (xmax = 0) AS inserted`;
+
+/** Channels with a subscriber on some hub (any row, an expired hub's too: its rows leave with the sweep, which reports them). */
+const OCCUPIED_OF = `SELECT c AS channel FROM unnest($1::text[]) AS c WHERE EXISTS (SELECT 1 FROM channel_occupancy o WHERE o.channel = c)`;
+
+/** The notification of a channel whose members changed: `presence:<hub>:<channel>` (hub ids hold no colon). */
+const NOTIFY = `SELECT pg_notify('${CHANGED_CHANNEL}', 'presence:' || $1 || ':' || c) FROM unnest($2::text[]) AS c`;
+
+/**
+ * Presence on PostgreSQL: each hub's rows (members, occupied channels) under a heartbeat,
+ * read as the union of the live hubs. Occupancy is decided under a lock per channel (taken in
+ * sorted order: two hubs locking several never deadlock), so "first" and "last" are each seen
+ * by one hub only.
+ */
+export function postgresPresence({ hubId, transaction, rows }: PresenceDeps): PresenceOps {
+  const lockChannels = async (client: pg.PoolClient, channels: string[]): Promise<void> => {
+    if (channels.length === 0) return;
+    await client.query({
+      name: 'pushhub_presence_lock',
+      text: 'SELECT pg_advisory_xact_lock($1, hashtext(c)) FROM unnest($2::text[]) WITH ORDINALITY AS t(c, n) ORDER BY n',
+      values: [OCCUPANCY_LOCK, channels],
+    });
+  };
+  const occupiedOf = async (client: pg.PoolClient, channels: string[]): Promise<Set<string>> =>
+    new Set((await client.query<{ channel: string }>({ name: 'pushhub_occupied_of', text: OCCUPIED_OF, values: [channels] })).rows.map((r) => r.channel));
+
+  return {
+    writePresence: ({ channels, replace, expiryMs }) =>
+      transaction(async (client) => {
+        const run = (name: string, text: string, values: unknown[]) => client.query({ name, text, values });
+        await run('pushhub_presence_renew', RENEW_HUB, [hubId, expiryMs]);
+        const notify = new Set<string>();
+        if (replace) {
+          const gone = await run('pushhub_presence_clear', 'DELETE FROM presence_members WHERE hub_id = $1 RETURNING channel', [hubId]);
+          for (const r of gone.rows as Array<{ channel: string }>) notify.add(r.channel);
+          await run('pushhub_occupancy_clear', 'DELETE FROM channel_occupancy WHERE hub_id = $1', [hubId]);
+        }
+        const left = channels.flatMap((c) => c.left.map((sub) => [c.channel, sub] as const));
+        const joined = channels.flatMap((c) => c.joined.map((m) => [c.channel, m] as const));
+        for (const c of channels) if (c.left.length > 0 || c.joined.length > 0) notify.add(c.channel);
+        if (left.length > 0) {
+          await run(
+            'pushhub_presence_leave',
+            `DELETE FROM presence_members p USING unnest($2::text[], $3::text[]) AS t(c, s)
+             WHERE p.hub_id = $1 AND p.channel = t.c AND p.sub = t.s`,
+            [hubId, left.map(([c]) => c), left.map(([, s]) => s)],
+          );
+        }
+        if (joined.length > 0) {
+          await run(
+            'pushhub_presence_join',
+            `INSERT INTO presence_members (channel, sub, hub_id, info)
+             SELECT c, s, $1, i FROM unnest($2::text[], $3::text[], $4::text[]) AS t(c, s, i)
+             ON CONFLICT (channel, sub, hub_id) DO UPDATE SET info = EXCLUDED.info`,
+            [hubId, joined.map(([c]) => c), joined.map(([, m]) => m.sub), joined.map(([, m]) => m.info)],
+          );
+        }
+        const changes = { occupied: [] as string[], vacated: [] as string[] };
+        const touched = channels.filter((c) => c.occupied !== undefined);
+        if (touched.length > 0) {
+          const names = touched.map((c) => c.channel).sort();
+          await lockChannels(client, names);
+          const before = await occupiedOf(client, names);
+          const on = touched.filter((c) => c.occupied).map((c) => c.channel);
+          const off = touched.filter((c) => !c.occupied).map((c) => c.channel);
+          if (on.length > 0) {
+            await run(
+              'pushhub_occupancy_on',
+              'INSERT INTO channel_occupancy (channel, hub_id) SELECT c, $1 FROM unnest($2::text[]) AS c ON CONFLICT DO NOTHING',
+              [hubId, on],
+            );
+          }
+          if (off.length > 0) {
+            await run('pushhub_occupancy_off', 'DELETE FROM channel_occupancy WHERE hub_id = $1 AND channel = ANY($2::text[])', [hubId, off]);
+          }
+          const after = await occupiedOf(client, names);
+          if (!replace) {
+            for (const c of names) {
+              if (!before.has(c) && after.has(c)) changes.occupied.push(c);
+              else if (before.has(c) && !after.has(c)) changes.vacated.push(c);
+            }
+          }
+        }
+        if (notify.size > 0) await run('pushhub_presence_notify', NOTIFY, [hubId, [...notify]]);
+        return changes;
+      }),
+
+    async readPresence(channel, limit) {
+      // One statement: the count and the page agree. No member: one row of the count, sub null.
+      const found = await rows<{ n: number; sub: string | null; info: string | null }>(
+        'pushhub_presence_read',
+        `WITH m AS (
+           SELECT DISTINCT ON (sub) sub, info, joined_at FROM presence_members
+           WHERE channel = $1 AND hub_id IN (SELECT id FROM presence_hubs WHERE expires_at > now())
+           ORDER BY sub, joined_at
+         )
+         SELECT (SELECT count(*) FROM m) AS n, p.sub, p.info
+         FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT sub, info FROM m ORDER BY joined_at, sub LIMIT $2) p ON true`,
+        [channel, limit],
+      );
+      const count = found[0]?.n ?? 0;
+      return { count, members: found.filter((r) => r.sub !== null).map((r) => ({ sub: r.sub!, info: r.info! })) };
+    },
+
+    presenceHeartbeat: (expiryMs) =>
+      transaction(async (client) => {
+        const run = (name: string, text: string, values: unknown[]) => client.query({ name, text, values });
+        const renewed = !(await run('pushhub_presence_renew', RENEW_HUB, [hubId, expiryMs])).rows[0].inserted;
+        const dead = (await run('pushhub_presence_expired', 'DELETE FROM presence_hubs WHERE expires_at < now() RETURNING id', [])).rows.map(
+          (r: { id: string }) => r.id,
+        );
+        if (dead.length === 0) return { renewed, vacated: [] };
+        const owned = await run('pushhub_occupancy_of_hubs', 'SELECT DISTINCT channel FROM channel_occupancy WHERE hub_id = ANY($1::text[])', [dead]);
+        const names = (owned.rows as Array<{ channel: string }>).map((r) => r.channel).sort();
+        await lockChannels(client, names);
+        const gone = await run(
+          'pushhub_presence_sweep',
+          'WITH d AS (DELETE FROM presence_members WHERE hub_id = ANY($1::text[]) RETURNING channel) SELECT DISTINCT channel FROM d',
+          [dead],
+        );
+        await run('pushhub_occupancy_sweep', 'DELETE FROM channel_occupancy WHERE hub_id = ANY($1::text[])', [dead]);
+        const still = await occupiedOf(client, names);
+        const notify = (gone.rows as Array<{ channel: string }>).map((r) => r.channel);
+        if (notify.length > 0) await run('pushhub_presence_notify', NOTIFY, [hubId, notify]);
+        return { renewed, vacated: names.filter((c) => !still.has(c)) };
+      }),
+
+    async releasePresence(graceMs) {
+      await rows('pushhub_presence_release', `UPDATE presence_hubs SET expires_at = now() + $2 * interval '1 millisecond' WHERE id = $1`, [hubId, graceMs]);
+    },
+  };
+}
