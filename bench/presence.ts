@@ -6,8 +6,8 @@
  * observers (API key, not members) run here.
  *
  * Figures: presence frames (join / leave / unasked presence) received per member in each
- * phase; the p50/p99 convergence of a join (its member's `subscribed` → the last observer
- * holding it); and, after the mass reconnect, whether every observer still holds all members.
+ * phase; the p50/p99 convergence of a join (its member's `subscribe` sent → the last
+ * observer holding it); and, after the mass reconnect, whether every observer still holds all members.
  * There is no same-run baseline: without the grace and the coalescing a mass reconnect would
  * cost each watcher a leave and a join per member, `naive_reconnect_frames_per_member` below.
  *
@@ -40,6 +40,9 @@ const exp = Math.floor(Date.now() / 1000) + 3600;
 /** When each observer first held each sub, ms. */
 const seenAt = new Map<string, number[]>();
 
+/** When each member sent its subscribe, ms: convergence counts from there (its `subscribed` may be read after others' joins of it). */
+const subscribeSentAt = new Map<string, number>();
+
 function open(sub: string | undefined, onJoin?: (sub: string) => void): Promise<Peer> {
   const token = sub === undefined ? undefined : handMadeJwt({ exp, sub, info: { name: sub }, channels: ['room.*'] });
   const ws = new WebSocket(token ? `${wsUrl}?token=${token}` : wsUrl, token ? {} : { headers: { authorization: `Bearer ${API_KEY}` } });
@@ -54,7 +57,10 @@ function open(sub: string | undefined, onJoin?: (sub: string) => void): Promise<
         onJoin?.(frame.member!.sub);
       } else if (frame.op === 'leave') peer.set.delete(frame.member!.sub);
     });
-    ws.once('open', () => ws.send(JSON.stringify({ op: 'subscribe', channel: CHANNEL, presence: true, id: 1 })));
+    ws.once('open', () => {
+      if (sub !== undefined && !subscribeSentAt.has(sub)) subscribeSentAt.set(sub, performance.now());
+      ws.send(JSON.stringify({ op: 'subscribe', channel: CHANNEL, presence: true, id: 1 }));
+    });
     ws.once('error', reject);
   });
 }
@@ -69,7 +75,6 @@ const observers = await Promise.all(
   ),
 );
 const subs = Array.from({ length: MEMBERS }, (_, i) => `m${i}`);
-const subscribedAt = new Map<string, number>();
 
 // Phase 1: the members join within a second, evenly spread.
 log(`${MEMBERS} members joining within ${JOIN_WINDOW_MS} ms`);
@@ -77,9 +82,7 @@ const start = performance.now();
 let members = await Promise.all(
   subs.map(async (sub, i) => {
     await new Promise((r) => setTimeout(r, (i * JOIN_WINDOW_MS) / MEMBERS));
-    const peer = await open(sub);
-    subscribedAt.set(sub, performance.now());
-    return peer;
+    return open(sub);
   }),
 );
 const joinedIn = performance.now() - start;
@@ -95,7 +98,7 @@ const converged = await allSeen(30_000);
 await new Promise((r) => setTimeout(r, SETTLE_MS));
 const convergence = subs.map((sub) => {
   const times = seenAt.get(sub) ?? [];
-  return times.length < OBSERVERS ? Infinity : Math.max(...times) - subscribedAt.get(sub)!;
+  return times.length < OBSERVERS ? Infinity : Math.max(...times) - subscribeSentAt.get(sub)!;
 });
 const joinFrames = members.reduce((n, m) => n + m.frames, 0);
 const observerJoinFrames = observers.reduce((n, o) => n + o.frames, 0);
