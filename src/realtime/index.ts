@@ -107,7 +107,8 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     },
     logger: logger.child({ module: 'presence' }),
   });
-  registry.onOccupancy = (channel, occupied) => presence.occupy(channel, occupied);
+  // Off: no occupancy is booked or written at all.
+  if (config.occupancyEvents) registry.onOccupancy = (channel, occupied) => presence.occupy(channel, occupied);
   const streams = new Set<SseStream>();
   const count = (): number => ws.sessions.size + streams.size;
   const ctx: RealtimeContext = {
