@@ -25,15 +25,16 @@ const NOTIFY = `SELECT pg_notify('${CHANGED_CHANNEL}', 'presence:' || $1 || ':' 
 /**
  * Presence on PostgreSQL: each hub's rows (members, occupied channels) under a heartbeat,
  * read as the union of the live hubs. Occupancy is decided under a lock per channel (taken in
- * sorted order: two hubs locking several never deadlock), so "first" and "last" are each seen
- * by one hub only.
+ * key order: two hubs locking several never deadlock), so "first" and "last" are each seen by
+ * one hub only.
  */
 export function postgresPresence({ hubId, transaction, rows }: PresenceDeps): PresenceOps {
   const lockChannels = async (client: pg.PoolClient, channels: string[]): Promise<void> => {
     if (channels.length === 0) return;
     await client.query({
       name: 'pushhub_presence_lock',
-      text: 'SELECT pg_advisory_xact_lock($1, hashtext(c)) FROM unnest($2::text[]) WITH ORDINALITY AS t(c, n) ORDER BY n',
+      // In the order of the lock keys themselves: two channels sharing a hash cannot make two hubs wait on each other.
+      text: 'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(c) AS h FROM unnest($2::text[]) AS c ORDER BY 1) AS t',
       values: [OCCUPANCY_LOCK, channels],
     });
   };
