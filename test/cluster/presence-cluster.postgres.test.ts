@@ -80,7 +80,7 @@ const occupancyEvents = async (): Promise<string[]> => {
   }
 };
 
-it('members on three hubs are seen identically from each; a SIGKILLed hub’s members leave everywhere; occupied and vacated once each', async () => {
+it('members on three hubs are seen identically from each, a join everywhere within a second; a SIGKILLed hub’s members leave everywhere; occupied and vacated once each', async () => {
   // An observer on each hub (the API key: no member), following joins and leaves.
   const observers = await Promise.all(hubs.map((h) => open(h, { bearer: API_KEY }, true)));
   const snapshots = await Promise.all(observers.map((o) => o.request({ op: 'presence', channel: CHANNEL })));
@@ -119,15 +119,24 @@ it('members on three hubs are seen identically from each; a SIGKILLed hub’s me
   // Subscriptions on three hubs at once: the channel was occupied once.
   expect(await occupancyEvents()).toEqual([`channel.occupied ${CHANNEL}`]);
 
+  // Consistent within a second across hubs: one more member on hub 2, seen by every observer.
+  const lateAt = Date.now();
+  await open(hubs[2]!, { query: token('late', {}) }, false);
+  expected.push('late');
+  expected.sort();
+  await until(() => observers.every((o, i) => memberSet(o, snapshots[i]!).has('late')), 5_000);
+  const lateSeenIn = Date.now() - lateAt;
+  expect(lateSeenIn).toBeLessThan(1000);
+
   // SIGKILL hub 2: nothing is flushed; its rows expire and another hub sweeps them.
   const killedAt = Date.now();
   await hubs[2]!.kill();
-  const left = expected.filter((s) => !s.startsWith('u2'));
+  const left = expected.filter((s) => !s.startsWith('u2') && s !== 'late');
   await until(() => observers.slice(0, 2).every((o, i) => [...memberSet(o, snapshots[i]!)].sort().join() === left.join()), 30_000);
   const leftWithin = Date.now() - killedAt;
   expect(leftWithin).toBeLessThan(30_000);
   for (const o of observers.slice(0, 2)) {
-    expect(o.frames.filter((f) => f.op === 'leave').map((f) => (f.member as { sub: string }).sub).sort()).toEqual(['u2a', 'u2b']);
+    expect(o.frames.filter((f) => f.op === 'leave').map((f) => (f.member as { sub: string }).sub).sort()).toEqual(['late', 'u2a', 'u2b']);
   }
 
   // Everyone else goes: after the grace, the channel is vacated, once.
@@ -135,5 +144,5 @@ it('members on three hubs are seen identically from each; a SIGKILLed hub’s me
   await until(async () => (await occupancyEvents()).length === 2, 10_000);
   await sleep(500);
   expect(await occupancyEvents()).toEqual([`channel.occupied ${CHANNEL}`, `channel.vacated ${CHANNEL}`]);
-  console.log(JSON.stringify({ presenceCluster: { convergedMs: converged, deadHubLeftMs: leftWithin } }));
+  console.log(JSON.stringify({ presenceCluster: { convergedMs: converged, lateJoinSeenEverywhereMs: lateSeenIn, deadHubLeftMs: leftWithin } }));
 }, 60_000);
