@@ -19,6 +19,42 @@ const RENEW_HUB = `INSERT INTO presence_hubs (id, expires_at) VALUES ($1, now() 
 /** Channels with a subscriber on some hub (any row, an expired hub's too: its rows leave with the sweep, which reports them). */
 const OCCUPIED_OF = `SELECT c AS channel FROM unnest($1::text[]) AS c WHERE EXISTS (SELECT 1 FROM channel_occupancy o WHERE o.channel = c)`;
 
+/**
+ * This hub's member changes in one statement: it is alive (expiry renewed), its leaves and
+ * joins, and one notification per channel changed (`presence:<hub>:<channel>`, hub ids hold
+ * no colon), sent at commit. A sub is never both left and joined in one write.
+ */
+const WRITE_MEMBERS = `WITH renew AS (
+    INSERT INTO presence_hubs (id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+    ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+  ), gone AS (
+    DELETE FROM presence_members p USING unnest($3::text[], $4::text[]) AS t(c, s)
+    WHERE p.hub_id = $1 AND p.channel = t.c AND p.sub = t.s
+  ), came AS (
+    INSERT INTO presence_members (channel, sub, hub_id, info)
+    SELECT c, s, $1, i FROM unnest($5::text[], $6::text[], $7::text[]) AS t(c, s, i)
+    ON CONFLICT (channel, sub, hub_id) DO UPDATE SET info = EXCLUDED.info
+  )
+  SELECT pg_notify('${CHANGED_CHANNEL}', 'presence:' || $1 || ':' || c) FROM unnest($8::text[]) AS c`;
+
+/**
+ * This hub's occupancy changes (under the channels' locks, taken by the statement before, so
+ * its snapshot sees every other hub's committed rows): for each channel, whether any hub had
+ * a subscriber there before, and whether one has after (the statement's own changes are not
+ * visible to it, so "after" is: another hub has, or this one now does).
+ */
+const WRITE_OCCUPANCY = `WITH before AS (
+    SELECT c,
+      EXISTS (SELECT 1 FROM channel_occupancy o WHERE o.channel = c) AS was,
+      EXISTS (SELECT 1 FROM channel_occupancy o WHERE o.channel = c AND o.hub_id <> $1) AS others
+    FROM unnest($4::text[]) AS c
+  ), here AS (
+    INSERT INTO channel_occupancy (channel, hub_id) SELECT c, $1 FROM unnest($2::text[]) AS c ON CONFLICT DO NOTHING
+  ), gone AS (
+    DELETE FROM channel_occupancy WHERE hub_id = $1 AND channel = ANY($3::text[])
+  )
+  SELECT c AS channel, was, others OR c = ANY($2::text[]) AS now FROM before`;
+
 /** The notification of a channel whose members changed: `presence:<hub>:<channel>` (hub ids hold no colon). */
 const NOTIFY = `SELECT pg_notify('${CHANGED_CHANNEL}', 'presence:' || $1 || ':' || c) FROM unnest($2::text[]) AS c`;
 
@@ -42,65 +78,50 @@ export function postgresPresence({ hubId, transaction, rows }: PresenceDeps): Pr
     new Set((await client.query<{ channel: string }>({ name: 'pushhub_occupied_of', text: OCCUPIED_OF, values: [channels] })).rows.map((r) => r.channel));
 
   return {
-    writePresence: ({ channels, replace, expiryMs }) =>
-      transaction(async (client) => {
+    async writePresence({ channels, replace, expiryMs }) {
+      const left = channels.flatMap((c) => c.left.map((sub) => [c.channel, sub] as const));
+      const joined = channels.flatMap((c) => c.joined.map((m) => [c.channel, m] as const));
+      const changed = channels.filter((c) => c.left.length > 0 || c.joined.length > 0).map((c) => c.channel);
+      const touched = channels.filter((c) => c.occupied !== undefined);
+      const members = (notify: readonly string[]): unknown[] => [
+        hubId,
+        expiryMs,
+        left.map(([c]) => c),
+        left.map(([, s]) => s),
+        joined.map(([c]) => c),
+        joined.map(([, m]) => m.sub),
+        joined.map(([, m]) => m.info),
+        notify,
+      ];
+      // The common case under churn, members only: one statement, one round trip.
+      if (!replace && touched.length === 0) {
+        await rows('pushhub_presence_write', WRITE_MEMBERS, members(changed));
+        return { occupied: [], vacated: [] };
+      }
+      return transaction(async (client) => {
         const run = (name: string, text: string, values: unknown[]) => client.query({ name, text, values });
-        await run('pushhub_presence_renew', RENEW_HUB, [hubId, expiryMs]);
-        const notify = new Set<string>();
+        const notify = new Set(changed);
         if (replace) {
           const gone = await run('pushhub_presence_clear', 'DELETE FROM presence_members WHERE hub_id = $1 RETURNING channel', [hubId]);
           for (const r of gone.rows as Array<{ channel: string }>) notify.add(r.channel);
           await run('pushhub_occupancy_clear', 'DELETE FROM channel_occupancy WHERE hub_id = $1', [hubId]);
         }
-        const left = channels.flatMap((c) => c.left.map((sub) => [c.channel, sub] as const));
-        const joined = channels.flatMap((c) => c.joined.map((m) => [c.channel, m] as const));
-        for (const c of channels) if (c.left.length > 0 || c.joined.length > 0) notify.add(c.channel);
-        if (left.length > 0) {
-          await run(
-            'pushhub_presence_leave',
-            `DELETE FROM presence_members p USING unnest($2::text[], $3::text[]) AS t(c, s)
-             WHERE p.hub_id = $1 AND p.channel = t.c AND p.sub = t.s`,
-            [hubId, left.map(([c]) => c), left.map(([, s]) => s)],
-          );
-        }
-        if (joined.length > 0) {
-          await run(
-            'pushhub_presence_join',
-            `INSERT INTO presence_members (channel, sub, hub_id, info)
-             SELECT c, s, $1, i FROM unnest($2::text[], $3::text[], $4::text[]) AS t(c, s, i)
-             ON CONFLICT (channel, sub, hub_id) DO UPDATE SET info = EXCLUDED.info`,
-            [hubId, joined.map(([c]) => c), joined.map(([, m]) => m.sub), joined.map(([, m]) => m.info)],
-          );
-        }
+        await run('pushhub_presence_write', WRITE_MEMBERS, members([...notify]));
         const changes = { occupied: [] as string[], vacated: [] as string[] };
-        const touched = channels.filter((c) => c.occupied !== undefined);
-        if (touched.length > 0) {
-          const names = touched.map((c) => c.channel).sort();
-          await lockChannels(client, names);
-          const before = await occupiedOf(client, names);
-          const on = touched.filter((c) => c.occupied).map((c) => c.channel);
-          const off = touched.filter((c) => !c.occupied).map((c) => c.channel);
-          if (on.length > 0) {
-            await run(
-              'pushhub_occupancy_on',
-              'INSERT INTO channel_occupancy (channel, hub_id) SELECT c, $1 FROM unnest($2::text[]) AS c ON CONFLICT DO NOTHING',
-              [hubId, on],
-            );
-          }
-          if (off.length > 0) {
-            await run('pushhub_occupancy_off', 'DELETE FROM channel_occupancy WHERE hub_id = $1 AND channel = ANY($2::text[])', [hubId, off]);
-          }
-          const after = await occupiedOf(client, names);
-          if (!replace) {
-            for (const c of names) {
-              if (!before.has(c) && after.has(c)) changes.occupied.push(c);
-              else if (before.has(c) && !after.has(c)) changes.vacated.push(c);
-            }
-          }
+        if (touched.length === 0) return changes;
+        const names = touched.map((c) => c.channel).sort();
+        await lockChannels(client, names);
+        const on = touched.filter((c) => c.occupied).map((c) => c.channel);
+        const off = touched.filter((c) => !c.occupied).map((c) => c.channel);
+        const found = await run('pushhub_occupancy_write', WRITE_OCCUPANCY, [hubId, on, off, names]);
+        if (replace) return changes;
+        for (const r of found.rows as Array<{ channel: string; was: boolean; now: boolean }>) {
+          if (!r.was && r.now) changes.occupied.push(r.channel);
+          else if (r.was && !r.now) changes.vacated.push(r.channel);
         }
-        if (notify.size > 0) await run('pushhub_presence_notify', NOTIFY, [hubId, [...notify]]);
         return changes;
-      }),
+      });
+    },
 
     async readPresence(channel, limit) {
       // One statement: the count and the page agree. No member: one row of the count, sub null.
