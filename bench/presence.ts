@@ -11,7 +11,8 @@
  * Figures: presence frames (join / leave / unasked presence) received per member in each
  * phase; the p50/p99 convergence of a join (its member's `subscribe` sent → the last
  * observer holding it); and, after the mass reconnect, whether every observer still holds all
- * members. There is no same-run baseline: without the grace and the coalescing a mass
+ * members; and the bytes of the one snapshot each member asks for after reconnecting (as the
+ * client library does: what a drop may have missed). There is no same-run baseline: without the grace and the coalescing a mass
  * reconnect would cost each watcher a leave and a join per member,
  * `naive_reconnect_frames_per_member` below.
  *
@@ -36,6 +37,8 @@ interface Peer {
   frames: number;
   /** The member set it holds from the join and leave frames. */
   set: Set<string>;
+  /** Bytes of the `presence` answers it asked for. */
+  askedBytes: number;
 }
 
 async function measure(urls: string[]): Promise<Record<string, unknown>> {
@@ -50,11 +53,12 @@ async function measure(urls: string[]): Promise<Record<string, unknown>> {
     const token = sub === undefined ? undefined : handMadeJwt({ exp, sub, info: { name: sub }, channels: ['room.*'] });
     const url = wsUrls[hub % wsUrls.length]!;
     const ws = new WebSocket(token ? `${url}?token=${token}` : url, token ? {} : { headers: { authorization: `Bearer ${API_KEY}` } });
-    const peer: Peer = { ws, frames: 0, set: new Set() };
+    const peer: Peer = { ws, frames: 0, set: new Set(), askedBytes: 0 };
     return new Promise((resolve, reject) => {
       ws.on('message', (data: Buffer) => {
         const frame = JSON.parse(data.toString()) as Frame;
         if (frame.op === 'subscribed') return resolve(peer);
+        if (frame.op === 'presence' && frame.id !== undefined) peer.askedBytes += data.length;
         if (frame.op === 'join' || frame.op === 'leave' || (frame.op === 'presence' && frame.id === undefined)) peer.frames++;
         if (frame.op === 'join') {
           peer.set.add(frame.member!.sub);
@@ -107,6 +111,8 @@ async function measure(urls: string[]): Promise<Record<string, unknown>> {
   const reconnectStart = performance.now();
   members = await Promise.all(subs.map((sub, i) => open(i + 1, sub)));
   const reconnectedIn = performance.now() - reconnectStart;
+  // As the client library does after every reconnect: one snapshot each (what a drop may have missed).
+  for (const m of members) m.ws.send(JSON.stringify({ op: 'presence', channel: CHANNEL, id: 2 }));
   await new Promise((r) => setTimeout(r, SETTLE_MS * 2));
   const reconnectFrames = members.reduce((n, m) => n + m.frames, 0) + observers.reduce((n, o) => n + o.frames, 0);
   const consistent = observers.every((o) => o.set.size === MEMBERS);
@@ -123,6 +129,7 @@ async function measure(urls: string[]): Promise<Record<string, unknown>> {
     converged,
     reconnected_in_ms: Math.round(reconnectedIn),
     reconnect_frames_per_member: round(reconnectFrames / MEMBERS),
+    reconnect_snapshot_kib_per_member: round(members.reduce((n, m) => n + m.askedBytes, 0) / MEMBERS / 1024),
     naive_reconnect_frames_per_member: 2 * (MEMBERS - 1),
     consistent_after_reconnect: consistent,
   };

@@ -55,7 +55,7 @@ const HEADLINE: Record<string, string[]> = {
   webhooks: ['deliveries_per_s', 'posts_per_s', 'p50_ms', 'p99_ms'],
   resume: ['replayed_events_per_s', 'raw_scan_rows_per_s', 'events_behind'],
   connections: ['rss_kib_per_connection', 'heap_bytes_per_connection', 'connections'],
-  presence: ['join_frames_per_member', 'convergence_p50_ms', 'convergence_p99_ms', 'reconnect_frames_per_member', 'consistent_after_reconnect'],
+  presence: ['join_frames_per_member', 'convergence_p50_ms', 'convergence_p99_ms', 'reconnect_frames_per_member', 'reconnect_snapshot_kib_per_member', 'consistent_after_reconnect'],
   cluster: ['publish_rps', 'publish_p50_ms', 'publish_p99_ms', 'fanout_saturated_deliveries_per_s', 'fanout_p50_ms', 'fanout_p99_ms'],
 };
 
