@@ -113,6 +113,8 @@ async function measure(urls: string[]): Promise<Record<string, unknown>> {
   const reconnectedIn = performance.now() - reconnectStart;
   // As the client library does after every reconnect: one snapshot each (what a drop may have missed).
   for (const m of members) m.ws.send(JSON.stringify({ op: 'presence', channel: CHANNEL, id: 2 }));
+  const answered = performance.now() + 30_000;
+  while (members.some((m) => m.askedBytes === 0) && performance.now() < answered) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, SETTLE_MS * 2));
   const reconnectFrames = members.reduce((n, m) => n + m.frames, 0) + observers.reduce((n, o) => n + o.frames, 0);
   const consistent = observers.every((o) => o.set.size === MEMBERS);
