@@ -40,6 +40,12 @@ const realtimeSchema = z.strictObject({
   presenceGraceMs: int(0, 600_000).default(10_000), // 10 s: a member back within it neither leaves nor joins
   presenceCoalesceMs: int(0, 10_000).default(50), // join/leave of a channel gathered 50 ms, sent as the net change
   presenceMaxMembers: int(1, 1_000_000).default(10_000), // beyond it: count only, no join/leave frames
+  occupancyEvents: bool.default(true), // channel.occupied / channel.vacated on $hub.channels
+  presenceHeartbeatMs: int(100, 60_000).default(5_000), // 5 s: several hubs renew their presence rows, and sweep dead hubs' rows
+  presenceExpiryMs: int(200, 600_000).default(20_000), // 20 s unrenewed: a hub's members leave (dead hub: within expiry + heartbeat, < 30 s)
+}).refine((r) => r.presenceExpiryMs > 2 * r.presenceHeartbeatMs, {
+  path: ['presenceExpiryMs'],
+  message: 'must be more than twice realtime.presenceHeartbeatMs (one late heartbeat must not expire a live hub)',
 });
 
 /**

@@ -36,6 +36,9 @@ export function compilePattern(pattern: string): Matcher {
   const tail = parts.at(-1) === '>';
   const fixed = tail ? parts.slice(0, -1) : parts;
   return (name) => {
+    // A pattern that does not start with `$` never matches a hub channel (API.md, Operational
+    // events): `>` alone does not take in $hub.channels. (Issue 14 owns the `$hub.` patterns.)
+    if (name.startsWith('$')) return false;
     const segs = name.split('.');
     if (tail ? segs.length <= fixed.length : segs.length !== fixed.length) return false;
     for (let i = 0; i < fixed.length; i++) {

@@ -6,7 +6,7 @@ import type { Publisher } from '../ingest/publisher.js';
 import type { ClusterState, Metrics } from '../metrics.js';
 import type { Store } from '../store/index.js';
 import type { Authenticator } from '../auth/principal.js';
-import type { Presence } from '../realtime/presence.js';
+import type { Presence } from '../realtime/hub-presence.js';
 
 /** A readiness check: returns a problem, or null when ready. */
 export type ReadinessCheck = () => string | null;

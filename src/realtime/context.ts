@@ -7,7 +7,7 @@ import type { Publisher } from '../ingest/publisher.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/index.js';
 import type { RealtimeMetrics } from './metrics.js';
-import type { Presence } from './presence.js';
+import type { Presence } from './hub-presence.js';
 import type { ChannelRegistry } from './registry.js';
 
 /** What WebSocket sessions and SSE streams share; built once by createRealtime. */

@@ -12,7 +12,8 @@ import type { Store } from '../store/index.js';
 import type { RealtimeContext } from './context.js';
 import { createRealtimeMetrics } from './metrics.js';
 import { serverFrame } from './frames.js';
-import { MemoryPresence, type Presence, type PresenceNotice } from './presence.js';
+import { HubPresence, type Presence } from './hub-presence.js';
+import type { PresenceNotice } from './presence.js';
 import { ChannelRegistry } from './registry.js';
 import type { Sink } from './sink.js';
 import { encodeTextFrame } from './ws-frame.js';
@@ -84,12 +85,30 @@ function tellPresence(registry: ChannelRegistry, notice: PresenceNotice): void {
 export function createRealtime(deps: RealtimeDeps): Realtime {
   const { config, metrics, logger } = deps;
   const registry = new ChannelRegistry(deps.codec);
-  const presence = new MemoryPresence({
+  const follows = (channel: string): boolean => {
+    for (const sub of registry.of(channel)) if (sub.presence && sub.active) return true;
+    return false;
+  };
+  const presence = new HubPresence({
+    store: deps.store,
     graceMs: config.presenceGraceMs,
     coalesceMs: config.presenceCoalesceMs,
     maxMembers: config.presenceMaxMembers,
+    heartbeatMs: config.presenceHeartbeatMs,
+    expiryMs: config.presenceExpiryMs,
+    follows,
     onNotice: (notice) => tellPresence(registry, notice),
+    // Operational events (API.md): channel.occupied / channel.vacated on $hub.channels, from the
+    // occupancy presence keeps; they join the catalogue of operational events (issue 14) there.
+    onOccupancy: (channel, change) => {
+      deps.publisher.publishHubEvent('$hub.channels', `channel.${change}`, { channel }).catch((err: unknown) => {
+        logger.warn({ err, channel, change }, 'channel occupancy event not published');
+      });
+    },
+    logger: logger.child({ module: 'presence' }),
   });
+  // Off: no occupancy is booked or written at all.
+  if (config.occupancyEvents) registry.onOccupancy = (channel, occupied) => presence.occupy(channel, occupied);
   const streams = new Set<SseStream>();
   const count = (): number => ws.sessions.size + streams.size;
   const ctx: RealtimeContext = {
@@ -125,6 +144,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     start() {
       state = 'running';
       ws.start();
+      presence.start();
       heartbeat = setInterval(() => {
         for (const stream of streams) stream.heartbeat();
       }, config.sseHeartbeatMs);
@@ -135,7 +155,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
       clearInterval(heartbeat);
       for (const stream of streams) stream.end();
       await ws.close();
-      presence.close();
+      await presence.close();
       logger.debug('realtime connections closed');
     },
     readiness: () => (state === 'running' ? null : state === 'new' ? 'not started' : 'shutting down'),

@@ -24,23 +24,6 @@ export type PresenceNotice =
   | { kind: 'truncated'; channel: string; count: number }
   | { kind: 'snapshot'; channel: string; members: Member[]; count: number };
 
-/**
- * The membership of channels: the one place that knows who is present. A connection enters
- * a channel when it subscribes and exits when it unsubscribes or closes; several connections
- * of one `sub` are one member. One hub keeps this in memory ({@link MemoryPresence}); several
- * hubs will keep it in a shared table with heartbeats behind the same interface, which is why
- * reading is asynchronous.
- */
-export interface Presence {
-  /** `connection` (any object standing for it) of `member` is on `channel`; idempotent. */
-  enter(channel: string, member: Member, connection: object): void;
-  /** `connection` left `channel`; unknown connections are ignored. */
-  exit(channel: string, sub: string, connection: object): void;
-  snapshot(channel: string): Promise<PresenceSnapshot>;
-  /** Stops every timer (hub shutdown); no notice follows. */
-  close(): void;
-}
-
 export interface PresenceOptions {
   /** A member whose last connection left stays this long before it leaves (a reconnect within it is invisible). */
   graceMs: number;
@@ -72,8 +55,14 @@ interface ChannelPresence {
   truncated: boolean;
 }
 
-/** {@link Presence} for one hub: in memory, timers through the injected seam. */
-export class MemoryPresence implements Presence {
+/**
+ * The members of channels on this hub's connections, in memory, timers through the injected
+ * seam: a connection enters a channel when it subscribes and exits when it unsubscribes or
+ * closes; several connections of one `sub` are one member, which leaves only after the grace.
+ * Its notices are the net changes of each coalescing window: what {@link HubPresence} writes
+ * to the store, whose union over the hubs is what members see.
+ */
+export class MemoryPresence {
   private readonly channels = new Map<string, ChannelPresence>();
   private readonly timers: Timers;
 
@@ -112,6 +101,19 @@ export class MemoryPresence implements Presence {
 
   snapshot(channel: string): Promise<PresenceSnapshot> {
     return Promise.resolve(this.snapshotNow(channel));
+  }
+
+  /** Tells the changes of `channel` gathered so far now, instead of at the end of their window. */
+  flushNow(channel: string): void {
+    const state = this.channels.get(channel);
+    if (state?.flushTimer === undefined) return;
+    this.timers.clear(state.flushTimer);
+    this.flush(channel, state);
+  }
+
+  /** Every channel with its members (those in their grace too). */
+  *all(): Iterable<[string, Member[]]> {
+    for (const [channel, state] of this.channels) if (state.entries.size > 0) yield [channel, [...state.entries.values()].map((e) => e.member)];
   }
 
   close(): void {

@@ -12,6 +12,8 @@ export class ChannelRegistry {
   private readonly channels = new Map<string, Set<Subscription>>();
   private round = 0;
   private count = 0;
+  /** A channel got its first subscription on this hub (true) or lost its last (false): presence books occupancy from it. */
+  onOccupancy: ((channel: string, occupied: boolean) => void) | undefined;
 
   constructor(private readonly codec: CursorCodec) {}
 
@@ -22,7 +24,10 @@ export class ChannelRegistry {
 
   add(sub: Subscription): void {
     let set = this.channels.get(sub.channel);
-    if (!set) this.channels.set(sub.channel, (set = new Set()));
+    if (!set) {
+      this.channels.set(sub.channel, (set = new Set()));
+      this.onOccupancy?.(sub.channel, true);
+    }
     if (!set.has(sub)) this.count++;
     set.add(sub);
   }
@@ -31,7 +36,10 @@ export class ChannelRegistry {
     const set = this.channels.get(sub.channel);
     if (!set?.delete(sub)) return;
     this.count--;
-    if (set.size === 0) this.channels.delete(sub.channel);
+    if (set.size === 0) {
+      this.channels.delete(sub.channel);
+      this.onOccupancy?.(sub.channel, false);
+    }
   }
 
   /** The subscriptions of a channel (none: an empty iterable). */

@@ -209,6 +209,7 @@ export class WsSession extends StreamSink {
     started.sub.presence = presence;
     // After `subscribed`: the member's own join comes after the frame that announced the subscription.
     this.send(serverFrame.subscribed(id, channel, started.resumed, started.cursor, started.reason));
+    if (presence) this.ctx.presence.follow(channel);
     if (this.member) this.ctx.presence.enter(channel, this.member, this);
     void started.run();
   }

@@ -6,6 +6,7 @@ import { deliveriesRepo } from './deliveries.js';
 import { eventsRepo } from './events.js';
 import { idempotencyRepo } from './idempotency.js';
 import { keysRepo } from './keys.js';
+import { memoryPresenceRows } from './presence-memory.js';
 import { settingsRepo } from './settings.js';
 import { storageError } from './storage-errors.js';
 import { NotDurableError, type ClaimResult, type Store } from './store.js';
@@ -163,6 +164,8 @@ export function openStore(options: DbOptions & { random: Random }): Store {
     pruneIdempotencyKeys: (cutoff, batch) => run(() => idempotency.pruneBatch(cutoff, batch)),
     pruneFinishedDeliveries: (cutoff, batch) => run(() => deliveries.pruneFinished(cutoff, batch)),
     pruneDeliveriesOfPrunedEvents: (batch) => run(() => deliveries.pruneOfEventsThrough(events.prunedThrough(), batch)),
+
+    ...memoryPresenceRows(),
 
     checkWritable: () =>
       run(() => {

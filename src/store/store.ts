@@ -132,6 +132,24 @@ export interface Store {
   /** Removes up to `batch` deliveries whose event was pruned from the log. */
   pruneDeliveriesOfPrunedEvents(batch: number): Promise<number>;
 
+  /**
+   * Presence and channel occupancy, this hub's part (see {@link PresenceWrite}), in one
+   * transaction; shared, each channel whose members changed is notified as `presence`.
+   * Resolves with the channels this write made occupied (no hub had a subscriber there) or
+   * vacated (no hub has one now).
+   */
+  writePresence(write: PresenceWrite): Promise<OccupancyChanges>;
+  /** The members of a channel over every live hub (one per `sub`, oldest first): the exact count, and at most `limit` of them. */
+  readPresence(channel: string, limit: number): Promise<PresenceRows>;
+  /**
+   * This hub is alive for `expiryMs` more; the rows of hubs that stopped renewing go, their
+   * channels notified. `renewed: false`: this hub's rows were gone (it was taken for dead) and
+   * must be written again, whole.
+   */
+  presenceHeartbeat(expiryMs: number): Promise<PresenceHeartbeat>;
+  /** The hub stops: its rows stay `graceMs` (a client reconnecting elsewhere within it neither leaves nor joins), then expire. */
+  releasePresence(graceMs: number): Promise<void>;
+
   /** Rejects when the database cannot take a write right now. */
   checkWritable(): Promise<void>;
   /** Flushes and closes. */
@@ -232,6 +250,48 @@ export interface DispatchPass {
   claims: ClaimBatch | null;
 }
 
+/** A member as stored: its `info` claim as JSON text. */
+export interface MemberRow {
+  sub: string;
+  info: string;
+}
+
+/**
+ * What this hub changes of presence and occupancy, by channel. Within one channel, a sub is
+ * either joined or left (the writer folds its changes to the last one first).
+ */
+export interface PresenceWrite {
+  channels: readonly ChannelPresenceWrite[];
+  /** This hub's rows are replaced by these (after it was taken for dead): no occupancy change is reported. */
+  replace?: boolean;
+  /** This hub's rows live this long unless renewed (a first write may come before the first heartbeat). */
+  expiryMs: number;
+}
+
+export interface ChannelPresenceWrite {
+  channel: string;
+  joined: readonly MemberRow[];
+  left: readonly string[];
+  /** This hub has a subscriber on the channel (true) or none any more (false); undefined: unchanged. */
+  occupied?: boolean | undefined;
+}
+
+export interface OccupancyChanges {
+  occupied: string[];
+  vacated: string[];
+}
+
+export interface PresenceRows {
+  count: number;
+  members: MemberRow[];
+}
+
+export interface PresenceHeartbeat {
+  renewed: boolean;
+  /** Channels the expired hubs' rows left without a subscriber on any hub. */
+  vacated: string[];
+}
+
 export type StoreChange =
   | { kind: 'head'; head: number }
   | { kind: 'subscriptions' }
@@ -240,6 +300,8 @@ export type StoreChange =
   | { kind: 'keys' }
   /** Deliveries of a subscription were queued again (a retry or redrive through another hub). */
   | { kind: 'due'; subscriptionId: string }
+  /** The members of a channel changed on a hub (this one too, on PostgreSQL). */
+  | { kind: 'presence'; channel: string; hubId: string }
   | { kind: 'resync' };
 
 export interface StoreHealth {

@@ -167,6 +167,41 @@ describe('presence over WebSocket', () => {
   });
 });
 
+describe('channel occupancy', () => {
+  const occupancy = async (channel: string): Promise<string[]> => {
+    const { events } = await hub.app.store.readChannel('$hub.channels', 0, 1000);
+    return events.filter((e) => (JSON.parse(e.data) as { channel: string }).channel === channel).map((e) => e.type);
+  };
+  const occupancyBecomes = async (channel: string, n: number): Promise<void> => {
+    const deadline = Date.now() + GRACE_MS * 5;
+    while ((await occupancy(channel)).length < n && Date.now() < deadline) await sleep(20);
+  };
+
+  it('channel.occupied on $hub.channels for the first subscriber (member or not, any transport), channel.vacated after the grace once the last is gone', async () => {
+    const key = await connect(hub.url, { bearer: API_KEY });
+    await key.request({ op: 'subscribe', channel: 'room.occ' });
+    const a = await member('room.occ', 'alice');
+    const sse = new AbortController();
+    const stream = await fetch(`${hub.url}/v1/channels/room.occ/sse`, { headers: { authorization: `Bearer ${API_KEY}` }, signal: sse.signal });
+    expect(stream.status).toBe(200);
+    await occupancyBecomes('room.occ', 1);
+    expect(await occupancy('room.occ')).toEqual(['channel.occupied']);
+    const [event] = (await hub.app.store.readChannel('$hub.channels', 0, 1000)).events.filter((e) => e.data.includes('room.occ'));
+    expect(JSON.parse(event!.data)).toEqual({ channel: 'room.occ' });
+    key.close();
+    a.close();
+    sse.abort();
+    // A new subscriber within the grace: the channel was never vacated.
+    await sleep(GRACE_MS / 4);
+    const b = await member('room.occ', 'bob');
+    await sleep(GRACE_MS + COALESCE_MS * 5);
+    expect(await occupancy('room.occ')).toEqual(['channel.occupied']);
+    b.close();
+    await occupancyBecomes('room.occ', 2);
+    expect(await occupancy('room.occ')).toEqual(['channel.occupied', 'channel.vacated']);
+  });
+});
+
 describe('the member limit', () => {
   let small: TestHub;
   beforeAll(async () => {

@@ -21,7 +21,7 @@ let writes: WriteWatcher;
 const fx = { subscriptionId: '', patchedId: '', deliveryId: '', eventId: '' };
 
 beforeAll(async () => {
-  hub = await startHub({ config: { logLevel: 'warn', retention: { intervalMs: 3_600_000 } } });
+  hub = await startHub({ config: { logLevel: 'warn', retention: { intervalMs: 3_600_000 }, realtime: { occupancyEvents: false } } });
   writes = watchWrites(hub);
   const held = await createSubscription(hub, { url: 'http://93.184.215.14/hook', channels: ['fuzz.>'], enabled: false });
   const patched = await createSubscription(hub, { url: 'http://93.184.215.14/other', channels: ['never'] });

@@ -45,6 +45,10 @@ describe('pattern matching (docs/protocol.md)', () => {
     expect(['billing', 'orders.eu', 'ship'].map(m)).toEqual([false, false, false]);
   });
 
+  it('no wildcard takes in a hub channel ($…): `>` alone does not', () => {
+    for (const p of ['>', '*.*', '*.channels', '*.>']) expect(compilePattern(p)('$hub.channels'), p).toBe(false);
+  });
+
   it('refuses malformed patterns with a reason', () => {
     for (const bad of ['', 'a..b', '.a', 'a.', 'a.>.b', '>.a', 'a b', 'a.b*', '$sys', 'x'.repeat(129)]) {
       expect(patternProblem(bad), bad).not.toBeNull();

@@ -10,6 +10,7 @@ import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
 import { appendRows, initLog } from './log.js';
 import { fromKeyRow, KEY_COLUMNS, toKeyRow, type KeyRow } from '../keys.js';
 import { migrate } from './migrate.js';
+import { postgresPresence } from './presence.js';
 import { sessionLock } from './session-lock.js';
 import { CHANGED_CHANNEL, startWatch } from './watch.js';
 import {
@@ -418,6 +419,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       );
     },
     retentionTurn: () => retention.tryHold(),
+    ...postgresPresence({ hubId, transaction, rows }),
     recordAndClaim: ({ now, records, release, cancel, disable, claims, leases }) =>
       transaction(async (client) => {
         const run = (name: string, text: string, values: unknown[]) => client.query({ name, text, values });

@@ -4,7 +4,7 @@ import type { StoreChange } from '../store.js';
 
 /** The channel every append notifies, with the new head as payload (never the events: 8000-byte limit, lost while disconnected). */
 export const HEAD_CHANNEL = 'pushhub_head';
-/** The channel changes to shared state are notified on; the payload names what changed (`subscriptions`, `leases`, `keys`, `due:<subscription id>`). */
+/** The channel changes to shared state are notified on; the payload names what changed (`subscriptions`, `leases`, `keys`, `due:<subscription id>`, `presence:<hub id>:<channel>`). */
 export const CHANGED_CHANNEL = 'pushhub_changed';
 
 export interface WatchOptions {
@@ -64,6 +64,10 @@ export function startWatch(options: WatchOptions): Watch {
       if (channel === HEAD_CHANNEL) head(Number(payload));
       else if (payload === 'subscriptions' || payload === 'leases' || payload === 'keys') emit({ kind: payload });
       else if (payload?.startsWith('due:')) emit({ kind: 'due', subscriptionId: payload.slice(4) });
+      else if (payload?.startsWith('presence:')) {
+        const at = payload.indexOf(':', 9);
+        if (at > 0) emit({ kind: 'presence', hubId: payload.slice(9, at), channel: payload.slice(at + 1) });
+      }
     });
     c.once('end', () => {
       if (client === c) {
