@@ -1,5 +1,5 @@
-import { createContext, type ComponentChildren, type JSX } from 'preact';
-import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
+import { cloneElement, createContext, type ComponentChildren, type JSX } from 'preact';
+import { useCallback, useContext, useEffect, useId, useRef, useState } from 'preact/hooks';
 import { useSession } from './session';
 
 /** The page-wide message line: what an action did, or why it failed. */
@@ -81,7 +81,7 @@ export function Table<R>({ caption, columns, rows, rowKey, selected }: {
         <tbody>
           {rows.map((row) => (
             <tr key={rowKey(row)} class={selected === rowKey(row) ? 'selected' : undefined}>
-              {columns.map((c) => <td key={c.label} data-label={c.label}>{c.cell(row)}</td>)}
+              {columns.map((c) => <td key={c.label} data-label={c.label}><div>{c.cell(row)}</div></td>)}
             </tr>
           ))}
         </tbody>
@@ -133,14 +133,15 @@ export function Action({ label, run, needs = 'write', disabledReason, danger }: 
   );
 }
 
-/** A labelled form field; `hint` is read out with it. */
+/** A labelled form control (its one child); `hint` is its description, read out after the label. */
 export function Field({ label, hint, children }: { label: string; hint?: ComponentChildren; children: JSX.Element }): JSX.Element {
+  const id = useId();
   return (
-    <label class="field">
-      <span>{label}</span>
-      {children}
-      {hint && <small class="hint">{hint}</small>}
-    </label>
+    <div class="field">
+      <label for={id}>{label}</label>
+      {cloneElement(children, { id, 'aria-describedby': hint ? `${id}-hint` : undefined })}
+      {hint && <small id={`${id}-hint`} class="hint">{hint}</small>}
+    </div>
   );
 }
 

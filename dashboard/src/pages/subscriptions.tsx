@@ -23,14 +23,23 @@ function SubscriptionForm({ editing, onSaved, onCancel }: { editing?: Subscripti
   const [description, setDescription] = useState(editing?.description ?? '');
   const [ordered, setOrdered] = useState(editing?.ordered ?? false);
   const [scheme, setScheme] = useState<Subscription['signature_scheme']>(editing?.signature_scheme ?? 'standard');
+  const [retry, setRetry] = useState(editing?.retry ? JSON.stringify(editing.retry) : '');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
     setBusy(true);
     setError(undefined);
-    const body = { url, channels: list(channels), types: list(types).length ? list(types) : null, description: description || null, ordered, signature_scheme: scheme };
     try {
+      const body = {
+        url,
+        channels: list(channels),
+        types: list(types).length ? list(types) : null,
+        description: description || null,
+        ordered,
+        signature_scheme: scheme,
+        retry: retry.trim() ? (JSON.parse(retry) as Subscription['retry']) : null,
+      };
       if (editing) {
         await ok(api.PATCH('/v1/subscriptions/{id}', { params: { path: { id: editing.id } }, body }));
         onSaved();
@@ -69,6 +78,9 @@ function SubscriptionForm({ editing, onSaved, onCancel }: { editing?: Subscripti
           </select>
         </Field>
       </div>
+      <Field label="Retry policy" hint={<>Optional JSON overriding the hub's policy, e.g. <code>{'{"max_attempts": 5, "initial_delay_ms": 1000}'}</code> (also factor, max_delay_ms, max_age_s, timeout_ms, schedule_ms).</>}>
+        <input class="mono" value={retry} onInput={(e) => setRetry(e.currentTarget.value)} placeholder="hub default" />
+      </Field>
       {error && <p class="error" role="alert">{error}</p>}
       <div class="row">
         <button type="submit" disabled={busy || !canWrite} title={canWrite ? undefined : 'Needs an API key with scope subscriptions'}>{editing ? 'Save' : 'Create subscription'}</button>
