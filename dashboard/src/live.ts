@@ -55,6 +55,8 @@ function followWs(session: Session, channels: string[], onFrame: (frame: LiveFra
   let ws: WebSocket | undefined;
   let retryMs = 250;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let refusals = 0; // upgrades closed before opening, in a row
+  let fallback: (() => void) | undefined;
   const cursors = new Map<string, string>();
 
   const connect = async (): Promise<void> => {
@@ -71,8 +73,10 @@ function followWs(session: Session, channels: string[], onFrame: (frame: LiveFra
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = new WebSocket(url);
     ws = socket;
+    socket.addEventListener('open', () => opened.add(socket));
     socket.onopen = () => {
       retryMs = 250;
+      refusals = 0;
       channels.forEach((channel, i) => socket.send(JSON.stringify({ op: 'subscribe', channel, cursor: cursors.get(channel), id: i + 1 })));
     };
     socket.onmessage = (message) => {
@@ -81,8 +85,16 @@ function followWs(session: Session, channels: string[], onFrame: (frame: LiveFra
       if (frame.op === 'subscribed') onFrame({ op: 'state', state: 'live' });
       onFrame(frame);
     };
-    socket.onclose = () => {
-      if (ws === socket) retry();
+    socket.onclose = (close) => {
+      if (ws !== socket) return;
+      // Refused before opening, again and again: most likely PUSHHUB_CORS_ORIGINS is a list
+      // without this hub's own origin. Polling needs no Origin check.
+      if (close.code !== 4001 && socket.readyState === WebSocket.CLOSED && !opened.has(socket) && ++refusals >= 3) {
+        ws = undefined;
+        fallback = followPolling(session, channels, onFrame);
+        return;
+      }
+      retry();
     };
   };
   const retry = (): void => {
@@ -91,10 +103,12 @@ function followWs(session: Session, channels: string[], onFrame: (frame: LiveFra
     timer = setTimeout(() => void connect(), retryMs);
     retryMs = Math.min(retryMs * 2, 10_000);
   };
+  const opened = new WeakSet<WebSocket>();
   void connect();
   return () => {
     stopped = true;
     clearTimeout(timer);
+    fallback?.();
     const socket = ws;
     ws = undefined;
     if (socket && socket.readyState !== WebSocket.CLOSED) socket.close(1000);

@@ -176,7 +176,6 @@ describe('the dashboard, signed in with the root key', () => {
     await nav(page, 'Overview');
     await page.getByRole('link', { name: 'Dead deliveries: 1' }).waitFor({ timeout: 10_000 });
     await shoot(page, 'overview-1280');
-    if (process.env.PUSHHUB_DOCS_SCREENSHOTS) await page.screenshot({ path: join(DOCS, 'dashboard-overview.png') });
 
     receiver.script(() => ({ status: 200 }));
     await nav(page, 'Subscriptions');
@@ -311,9 +310,6 @@ describe('the dashboard, signed in with the root key', () => {
         if (name === 'Subscriptions') await p.getByText(/success \d+ %/).first().waitFor();
         if (name === 'Overview') await p.waitForTimeout(4500); // two scrapes draw the charts
         await shoot(p, `${name.toLowerCase()}-${width}`);
-        if (width === 1280 && process.env.PUSHHUB_DOCS_SCREENSHOTS && (name === 'Subscriptions' || name === 'Deliveries')) {
-          await p.screenshot({ path: join(DOCS, `dashboard-${name.toLowerCase()}.png`) });
-        }
         // Nothing wider than the screen but the tables' own scrolling boxes.
         const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         expect(overflow, `${name} at ${width} px`).toBeLessThanOrEqual(0);
@@ -368,3 +364,39 @@ it('a read key sees every page and has no working action button', async () => {
   expect(problems.get(p)).toEqual([]);
   await p.close();
 });
+
+/** The README's pictures, from a hub with some traffic: only when asked (PUSHHUB_DOCS_SCREENSHOTS=1). */
+it.runIf(process.env.PUSHHUB_DOCS_SCREENSHOTS)('takes the README screenshots of a hub at work', async () => {
+  const flaky = await startReceiver((r) => ({ status: r.index % 4 === 3 ? 503 : 200 }));
+  const down = await startReceiver(() => ({ status: 500, body: '{"error":"database unavailable"}' }));
+  try {
+    const create = async (body: Record<string, unknown>): Promise<void> => void (await hub.api('/v1/subscriptions', { body }));
+    await create({ url: `${receiver.url}/webhooks`, channels: ['shop.orders', 'shop.orders.>'], types: ['order.*'], description: 'order service' });
+    await create({ url: `${flaky.url}/hooks/billing`, channels: ['shop.billing.>'], description: 'billing', retry: { initial_delay_ms: 500, max_delay_ms: 500 } });
+    await create({ url: `${down.url}/ingest`, channels: ['shop.>'], description: 'analytics (down)', retry: { max_attempts: 2, initial_delay_ms: 200, max_delay_ms: 200 } });
+    const p = await newPage();
+    await signIn(p, API_KEY);
+    await heading(p, 'Overview');
+    const channels = ['shop.orders', 'shop.orders.eu', 'shop.billing.invoices'];
+    for (let i = 0; i < 40; i++) {
+      const burst = 2 + (i % 5);
+      for (let j = 0; j < burst; j++) await publish(hub, channels[(i + j) % 3]!, { n: i * 10 + j, total: 19.99 + j }, j % 2 ? 'order.paid' : 'order.created');
+      await p.waitForTimeout(400);
+    }
+    await p.screenshot({ path: join(DOCS, 'dashboard-overview.png') });
+    await nav(p, 'Subscriptions');
+    await p.getByText(/success \d+ %/).first().waitFor();
+    await p.waitForTimeout(500);
+    await p.screenshot({ path: join(DOCS, 'dashboard-subscriptions.png') });
+    await nav(p, 'Deliveries');
+    await p.getByLabel('State').selectOption('dead');
+    await p.getByRole('row').filter({ hasText: 'dead' }).first().getByRole('button', { name: /^dlv_/ }).click();
+    await p.getByRole('region', { name: /^Delivery dlv_/ }).getByRole('cell').first().waitFor();
+    await p.screenshot({ path: join(DOCS, 'dashboard-deliveries.png') });
+    expect(problems.get(p)).toEqual([]);
+    await p.close();
+  } finally {
+    await flaky.close();
+    await down.close();
+  }
+}, 60_000);

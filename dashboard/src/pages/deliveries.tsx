@@ -22,7 +22,7 @@ function DeliveryDetail({ id, onChanged }: { id: string; onChanged: () => void }
             <h2>Delivery <span class="mono">{d.id}</span></h2>
             <p>
               <span class={`badge state-${d.state}`}>{d.state}</span> · event <a class="mono" href={`#/events?id=${d.event_id}`}>{d.event_id}</a> · subscription{' '}
-              <span class="mono">{d.subscription_id}</span> · {d.attempts} attempts · next {time(d.next_attempt_at)}
+              <span class="mono">{d.subscription_id}</span> · {d.attempts.length} attempts · next {time(d.next_attempt_at)}
             </p>
             <div class="row"><Action label="Retry" disabledReason={d.state === 'in_flight' ? 'In flight' : undefined} run={async () => { await ok(api.POST('/v1/deliveries/{id}/retry', { params: { path: { id } } })); detail.reload(); onChanged(); return `${id} requeued`; }} /></div>
             {d.attempts.length === 0 ? (
@@ -113,7 +113,7 @@ export function Deliveries({ route }: { route: Route }): JSX.Element {
                 { label: 'Last status', cell: (d) => value(d.last_status) },
                 { label: 'Last error', cell: (d) => value(d.last_error) },
                 { label: 'Event', cell: (d) => <a class="mono" href={`#/events?id=${d.event_id}`}>{d.event_id}</a> },
-                { label: 'Subscription', cell: (d) => <span class="mono">{d.subscription_id}</span> },
+                ...(subscription ? [] : [{ label: 'Subscription', cell: (d: Delivery) => <span class="mono">{d.subscription_id}</span> }]),
                 { label: 'Created', cell: (d) => time(d.created_at) },
                 { label: 'Next attempt', cell: (d) => time(d.next_attempt_at) },
                 { label: 'Actions', cell: (d) => <Action label="Retry" disabledReason={d.state === 'in_flight' ? 'In flight' : undefined} run={async () => { await ok(api.POST('/v1/deliveries/{id}/retry', { params: { path: { id: d.id } } })); deliveries.reload(); return `${d.id} requeued`; }} /> },

@@ -149,11 +149,12 @@ export function Subscriptions(): JSX.Element {
       const entries = await Promise.all(
         (subs.data ?? []).slice(0, 50).map(async (s): Promise<[string, Health]> => {
           const { deliveries } = await ok(api.GET('/v1/deliveries', { params: { query: { subscription_id: s.id, limit: '50' } } }));
-          const done = deliveries.filter((d) => d.state === 'succeeded' || d.state === 'dead' || d.state === 'retrying');
+          const done = deliveries.filter((d) => d.attempts > 0 && d.state !== 'in_flight');
+          const failed = deliveries.find((d) => d.last_error || (d.last_status !== null && d.last_status >= 300));
           const match = `subscription_id="${s.id}"`;
           return [s.id, {
             successRate: done.length ? done.filter((d) => d.state === 'succeeded').length / done.length : null,
-            lastError: deliveries.find((d) => d.last_error)?.last_error ?? null,
+            lastError: failed ? (failed.last_error ?? `HTTP ${failed.last_status}`) : null,
             dead: metric(metrics, 'pushhub_webhook_deliveries_dead', match),
             pending: metric(metrics, 'pushhub_webhook_deliveries_pending', match),
           }];
