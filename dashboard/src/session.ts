@@ -12,7 +12,6 @@ export interface Features {
   presence: boolean;
   /** Operational events ($hub.* channels) ship with replay and tasks. */
   operationalEvents: boolean;
-  redriveWindow: boolean;
 }
 
 export interface Session {
@@ -60,18 +59,13 @@ export function signOut(): void {
 }
 
 async function features(): Promise<Features> {
-  const doc = (await (await fetch('/openapi.json')).json()) as {
-    paths: Record<string, unknown>;
-    components?: { schemas?: Record<string, unknown> };
-  };
+  const doc = (await (await fetch('/openapi.json')).json()) as { paths: Record<string, unknown> };
   const has = (path: string): boolean => path in doc.paths;
-  const redrive = JSON.stringify(doc.components?.schemas?.RedriveRequest ?? {});
   return {
     replay: has('/v1/subscriptions/{id}/replay'),
     testEvent: has('/v1/subscriptions/{id}/test'),
     tasks: has('/v1/tasks/{id}'),
     presence: has('/v1/channels/{channel}/presence'),
     operationalEvents: has('/v1/tasks/{id}'),
-    redriveWindow: redrive.includes('since'),
   };
 }
