@@ -160,32 +160,44 @@ describe('the dashboard, signed in with the root key', () => {
     await page.getByLabel('Event id').fill(eventId);
     await button(page, 'Find').click();
     await page.getByRole('region', { name: `Event ${eventId}` }).getByText('delivered').waitFor();
+    await page.getByLabel('Channel', { exact: true }).fill('dash.orders');
+    await page.getByLabel('Type', { exact: true }).fill('order.created');
+    await button(page, 'Show events').click();
+    await rowOf(page, eventId).waitFor();
     expect(problems.get(page)).toEqual([]);
   });
 
-  it('a delivery the receiver keeps failing goes dead, shows in Deliveries and on Overview; Redrive sends it again', async () => {
+  it('deliveries the receiver keeps failing go dead, show in Deliveries and on Overview; Retry sends one again, Redrive the rest', async () => {
     receiver.script(() => ({ status: 500, body: 'receiver is down' }));
-    const { id: eventId } = await publish(hub, 'dash.orders', { n: 2 }, 'order.created');
+    const { id: retried } = await publish(hub, 'dash.orders', { n: 2 }, 'order.created');
+    const { id: redriven } = await publish(hub, 'dash.orders', { n: 3 }, 'order.created');
     await nav(page, 'Deliveries');
     await page.getByLabel('State').selectOption('dead');
-    const deadRow = rowOf(page, eventId);
-    await deadRow.getByText('dead', { exact: true }).waitFor({ timeout: 10_000 });
-    await deadRow.getByRole('button', { name: /^dlv_/ }).click();
-    await page.getByRole('region', { name: /^Delivery dlv_/ }).getByText('receiver is down').first().waitFor();
+    for (const id of [retried, redriven]) await rowOf(page, id).getByText('dead', { exact: true }).waitFor({ timeout: 10_000 });
+    await rowOf(page, retried).getByRole('button', { name: /^dlv_/ }).click();
+    const detail = page.getByRole('region', { name: /^Delivery dlv_/ });
+    await detail.getByText('receiver is down').first().waitFor();
+    expect(await detail.getByRole('row').count()).toBe(3); // the header and two attempts
 
     await nav(page, 'Overview');
-    await page.getByRole('link', { name: 'Dead deliveries: 1' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('link', { name: 'Dead deliveries: 2' }).waitFor({ timeout: 10_000 });
     await shoot(page, 'overview-1280');
 
     receiver.script(() => ({ status: 200 }));
+    await nav(page, 'Deliveries');
+    await page.getByLabel('State').selectOption('dead');
+    await rowOf(page, retried).getByRole('button', { name: /^dlv_/ }).click();
+    await button(page.getByRole('region', { name: /^Delivery dlv_/ }), 'Retry').click();
+    await page.getByRole('region', { name: /^Delivery dlv_/ }).getByText('succeeded', { exact: true }).waitFor({ timeout: 10_000 });
+
     await nav(page, 'Subscriptions');
     await button(rowOf(page, sub.id), 'Redrive').click();
     await page.getByRole('status').filter({ hasText: '1 dead deliveries' }).waitFor();
-    await receiver.until((r) => r.some((x) => x.headers['webhook-id'] === eventId && x.index >= 3));
+    await receiver.until((r) => r.some((x) => x.headers['webhook-id'] === redriven && x.index >= 5));
     await expect.poll(async () => (await deliveriesOf(sub.id, 'dead')).length, { timeout: 10_000 }).toBe(0);
     await nav(page, 'Deliveries');
     await page.getByLabel('State').selectOption('succeeded');
-    await rowOf(page, eventId).waitFor();
+    for (const id of [retried, redriven]) await rowOf(page, id).waitFor();
     expect(problems.get(page)).toEqual([]);
   });
 
@@ -194,7 +206,7 @@ describe('the dashboard, signed in with the root key', () => {
     await button(rowOf(page, sub.id), 'Pause').click();
     await rowOf(page, sub.id).getByText('paused (manual)').waitFor();
     const before = receiver.received.length;
-    const { id: eventId } = await publish(hub, 'dash.orders', { n: 3 }, 'order.created');
+    const { id: eventId } = await publish(hub, 'dash.orders', { n: 4 }, 'order.created');
     await expect.poll(async () => (await deliveriesOf(sub.id)).map((d) => d.state), { timeout: 5000 }).toContain('pending');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receiver.received.length).toBe(before);
