@@ -1,6 +1,6 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ok, untyped, type Subscription } from '../api/client';
+import { ok, untyped, type Delivery, type Subscription } from '../api/client';
 import type { Task, TaskAccepted, TestEventAccepted } from '../api/pending';
 import { metric, scrapeMetrics } from '../live';
 import { useSession } from '../session';
@@ -8,6 +8,7 @@ import { Action, Field, Loadable, Secret, Table, isoOf, list, useLoad, useNotify
 
 const NOT_ON_THIS_HUB = 'This hub does not offer it yet';
 
+/** From the last 50 finished deliveries (succeeded or dead), the newest failing one, and the gauges. */
 interface Health {
   successRate: number | null;
   lastError: string | null;
@@ -143,17 +144,21 @@ export function Subscriptions(): JSX.Element {
   const [secret, setSecret] = useState<{ title: string; value: string }>();
 
   const subs = useLoad(async () => (await ok(api.GET('/v1/subscriptions'))).subscriptions, [], 5000);
+  const ids = (subs.data ?? []).slice(0, 50).map((s) => s.id);
   const health = useLoad(
     async () => {
       const metrics = await scrapeMetrics();
+      const recent = (id: string, state: Delivery['state']) =>
+        ok(api.GET('/v1/deliveries', { params: { query: { subscription_id: id, state, limit: '50' } } })).then((page) => page.deliveries);
+      const newest = (a: Delivery, b: Delivery): number => b.updated_at.localeCompare(a.updated_at);
       const entries = await Promise.all(
-        (subs.data ?? []).slice(0, 50).map(async (s): Promise<[string, Health]> => {
-          const { deliveries } = await ok(api.GET('/v1/deliveries', { params: { query: { subscription_id: s.id, limit: '50' } } }));
-          const done = deliveries.filter((d) => d.attempts > 0 && d.state !== 'in_flight');
-          const failed = deliveries.find((d) => d.last_error || (d.last_status !== null && d.last_status >= 300));
-          const match = `subscription_id="${s.id}"`;
-          return [s.id, {
-            successRate: done.length ? done.filter((d) => d.state === 'succeeded').length / done.length : null,
+        ids.map(async (id): Promise<[string, Health]> => {
+          const [succeeded, dead, retrying] = await Promise.all([recent(id, 'succeeded'), recent(id, 'dead'), recent(id, 'retrying')]);
+          const finished = [...succeeded, ...dead].sort(newest).slice(0, 50);
+          const failed = [...dead, ...retrying].sort(newest)[0];
+          const match = `subscription_id="${id}"`;
+          return [id, {
+            successRate: finished.length ? finished.filter((d) => d.state === 'succeeded').length / finished.length : null,
             lastError: failed ? (failed.last_error ?? `HTTP ${failed.last_status}`) : null,
             dead: metric(metrics, 'pushhub_webhook_deliveries_dead', match),
             pending: metric(metrics, 'pushhub_webhook_deliveries_pending', match),
@@ -162,7 +167,8 @@ export function Subscriptions(): JSX.Element {
       );
       return new Map(entries);
     },
-    [subs.data],
+    [ids.join(' ')],
+    10_000,
   );
 
   const changed = (text?: string): string | undefined => {
