@@ -73,10 +73,10 @@ function followWs(session: Session, channels: string[], onFrame: (frame: LiveFra
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = new WebSocket(url);
     ws = socket;
-    socket.addEventListener('open', () => opened.add(socket));
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       retryMs = 250;
-      refusals = 0;
       channels.forEach((channel, i) => socket.send(JSON.stringify({ op: 'subscribe', channel, cursor: cursors.get(channel), id: i + 1 })));
     };
     socket.onmessage = (message) => {
@@ -85,11 +85,12 @@ function followWs(session: Session, channels: string[], onFrame: (frame: LiveFra
       if (frame.op === 'subscribed') onFrame({ op: 'state', state: 'live' });
       onFrame(frame);
     };
-    socket.onclose = (close) => {
+    socket.onclose = () => {
       if (ws !== socket) return;
       // Refused before opening, again and again: most likely PUSHHUB_CORS_ORIGINS is a list
       // without this hub's own origin. Polling needs no Origin check.
-      if (close.code !== 4001 && socket.readyState === WebSocket.CLOSED && !opened.has(socket) && ++refusals >= 3) {
+      refusals = opened ? 0 : refusals + 1;
+      if (refusals >= 3) {
         ws = undefined;
         fallback = followPolling(session, channels, onFrame);
         return;
@@ -103,7 +104,6 @@ function followWs(session: Session, channels: string[], onFrame: (frame: LiveFra
     timer = setTimeout(() => void connect(), retryMs);
     retryMs = Math.min(retryMs * 2, 10_000);
   };
-  const opened = new WeakSet<WebSocket>();
   void connect();
   return () => {
     stopped = true;

@@ -151,7 +151,7 @@ export function Secret({ title, value, onDone }: { title: string; value: string;
     <div class="secret" role="status">
       <strong>{title}</strong> <span class="muted">(shown only now: copy it)</span>
       <code data-testid="secret">{value}</code>
-      <button type="button" onClick={() => void navigator.clipboard?.writeText(value)}>Copy</button>
+      <button type="button" onClick={() => void navigator.clipboard?.writeText(value).catch(() => undefined)}>Copy</button>
       <button type="button" onClick={onDone}>Done</button>
     </div>
   );

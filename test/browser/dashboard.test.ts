@@ -412,3 +412,24 @@ it.runIf(process.env.PUSHHUB_DOCS_SCREENSHOTS)('takes the README screenshots of 
     await down.close();
   }
 }, 60_000);
+
+it("tails by polling when the hub refuses the page's WebSocket (PUSHHUB_CORS_ORIGINS a list without the hub's origin)", async () => {
+  const strict = await startHub({ config: { logLevel: 'warn', corsOrigins: ['https://app.example.com'] } });
+  try {
+    const p = await newPage();
+    await p.goto(`${strict.url}/dashboard`);
+    await p.getByLabel('API key').fill(API_KEY);
+    await button(p, 'Sign in').click();
+    await nav(p, 'Channels');
+    await p.getByLabel('Channels', { exact: true }).fill('dash.strict');
+    await button(p, 'Tail').click();
+    await p.getByRole('status').filter({ hasText: 'polling' }).waitFor({ timeout: 10_000 });
+    const { id } = await publish(strict, 'dash.strict', { ok: true });
+    await p.getByRole('link', { name: id }).waitFor({ timeout: 3000 });
+    // What the browser reports of the three refused upgrades, and nothing else.
+    expect(problems.get(p)!.filter((m) => !/WebSocket connection to .* failed/.test(m))).toEqual([]);
+    await p.close();
+  } finally {
+    await strict.close();
+  }
+});
