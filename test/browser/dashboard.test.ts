@@ -217,6 +217,25 @@ describe('the dashboard, signed in with the root key', () => {
     expect(problems.get(page)).toEqual([]);
   });
 
+  it('Edit changes a subscription in place; the Since filter hides older deliveries', async () => {
+    await nav(page, 'Subscriptions');
+    await button(rowOf(page, sub.id), 'Edit').click();
+    const form = page.getByRole('form', { name: `Edit ${sub.id}` });
+    await form.getByLabel('Description').fill('orders receiver, edited');
+    await form.getByLabel('Types').fill('order.*');
+    await button(form, 'Save').click();
+    await rowOf(page, sub.id).getByText('orders receiver, edited').waitFor();
+    const stored = (await (await hub.api(`/v1/subscriptions/${sub.id}`)).json()) as { description: string; types: string[] };
+    expect(stored).toMatchObject({ description: 'orders receiver, edited', types: ['order.*'] });
+
+    await nav(page, 'Deliveries');
+    await page.getByLabel('Subscription').selectOption(sub.id);
+    await page.locator('table').getByText(/^dlv_/).first().waitFor();
+    await page.getByLabel('Since').fill('2099-01-01T00:00:00');
+    await page.getByText('No deliveries match.').waitFor();
+    expect(problems.get(page)).toEqual([]);
+  });
+
   it('Rotate secret shows the new secret once; the next delivery verifies with it', async () => {
     await nav(page, 'Subscriptions');
     await button(rowOf(page, sub.id), 'Rotate secret').click();
