@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { HubError } from '../errors.js';
 import type { RouteDoc } from '../reference/route-doc.js';
@@ -46,7 +45,9 @@ export function dashboardRoutes(app: FastifyInstance, root = BUILT): void {
   });
   app.get('/dashboard/', async (_request, reply) => reply.redirect('/dashboard', 301));
   if (!index) return;
-  app.register(fastifyStatic, {
+  // Imported when the app is built, not when this module is: the CLI's other commands (tail,
+  // publish) load app.ts too, and start faster without it.
+  app.register(import('@fastify/static'), {
     root: `${root}assets`,
     prefix: '/dashboard/assets/',
     decorateReply: false,
