@@ -1,6 +1,6 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
-import { apiClient, ok, type Api, type Scope } from './api/client';
+import { ApiError, apiClient, ok, type Api, type Scope } from './api/client';
 
 const STORAGE_KEY = 'pushhub.dashboard.key';
 
@@ -42,7 +42,11 @@ export function useSession(): Session {
  */
 export async function signIn(key: string): Promise<Session> {
   const api = apiClient(key);
-  const { keys } = await ok(api.GET('/v1/keys'));
+  const { keys } = await ok(api.GET('/v1/keys')).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 401) throw new Error('this API key is unknown, revoked or expired.');
+    if (err instanceof ApiError && err.status === 403) throw new Error('this API key cannot read (the dashboard needs scope read).');
+    throw err;
+  });
   const mine = keys.find((k) => key.startsWith(k.prefix));
   const scopes: Scope[] = mine ? mine.scopes : ['admin'];
   const has = (s: Scope): boolean => scopes.includes(s) || scopes.includes('admin');
