@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**', 'scripts/**', 'test/**'],
+    files: ['bench/**', 'scripts/**', 'test/**', 'dashboard/vite.config.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -34,6 +34,7 @@ function buildInputs() {
     }
   };
   walk(join(ROOT, 'src'));
+  walk(join(ROOT, 'dashboard')); // the web console, built by vite into dist/dashboard
   for (const name of readdirSync(ROOT)) if (/^tsconfig.*\.json$/.test(name)) files.push(join(ROOT, name));
   files.push(join(ROOT, 'package.json'), join(ROOT, 'scripts', 'copy-assets.mjs'));
   return files.map((f) => relative(ROOT, f).split('\\').join('/')).sort();

@@ -9,6 +9,7 @@ import { guardServerRoutes } from './auth/request.js';
 import { channelRoutes } from './http/channels.js';
 import type { HttpContext } from './http/context.js';
 import { subscriberSurface } from './http/cors.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import { deliveryRoutes } from './http/deliveries.js';
 import { eventRoutes } from './http/events.js';
 import { keyRoutes } from './http/keys.js';
@@ -166,6 +167,7 @@ export async function buildApp({ config, logger, clock = systemClock, random = s
   ctx.readiness.set('realtime', () => realtime.readiness());
   subscriptionRoutes(server, { service: webhooks.service, clock });
   deliveryRoutes(server, ctx, { service: webhooks.service, clock });
+  dashboardRoutes(server);
   referenceRoutes(server, routes, [wsUpgradeDoc]); // last: the documents describe every route registered before
 
   let closed: Promise<void> | undefined;

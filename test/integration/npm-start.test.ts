@@ -12,14 +12,14 @@ import { API_KEY, TOKEN_SECRET } from '../helpers/hub.js';
 // regression: npm passes a signal to its direct child only, and the hub, one shell further
 // down, lived on re-parented to PID 1 holding the port and the database.
 //
-// It runs in a copy of the repository (sources, scripts, package.json; node_modules linked)
+// It runs in a copy of the repository (sources, the dashboard's, scripts, package.json; node_modules linked)
 // with no dist/: the first start has to build, and a build never rewrites the dist/ that
 // other test files, running meanwhile, import.
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'pushhub-npmstart-'));
 const REPO = join(dir, 'repo');
-for (const entry of ['src', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+for (const entry of ['src', 'dashboard', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
   cpSync(join(ROOT, entry), join(REPO, entry), { recursive: true });
 }
 symlinkSync(join(ROOT, 'node_modules'), join(REPO, 'node_modules'));
