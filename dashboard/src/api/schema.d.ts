@@ -396,7 +396,7 @@ export interface paths {
         };
         /**
          * Who is on a channel (presence)
-         * @description The members of the channel: one per token `sub` subscribed to it over WebSocket, with its `info` claim. A member whose last connection dropped stays for the grace (realtime.presenceGraceMs, 10 s). Over realtime.presenceMaxMembers, only `count`, with `truncated: true`.
+         * @description The members of the channel: one per token `sub` subscribed to it over WebSocket, with its `info` claim. A member whose last connection dropped stays for the grace (realtime.presenceGraceMs, 10 s). With several hubs, the union over all of them (a dead hub's members leave within 30 s). Over realtime.presenceMaxMembers, only `count`, with `truncated: true`.
          */
         get: operations["channelPresence"];
         put?: never;
