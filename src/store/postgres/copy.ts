@@ -194,6 +194,7 @@ const SUBSCRIPTION_TYPES: ColumnTypes<SubscriptionRow> = {
   id: 'text', url: 'text', channels: 'text', types: 'text', description: 'text', ordered: 'boolean', max_in_flight: 'integer',
   rate_limit_per_s: 'double precision', signature_scheme: 'text', retry: 'text', secret: 'text', previous_secret: 'text',
   previous_secret_expires_at: 'bigint', enabled: 'boolean', disabled_reason: 'text', created_at: 'bigint', updated_at: 'bigint',
+  headers: 'text',
 };
 const DELIVERY_TYPES: ColumnTypes<DeliveryRow> = {
   seq: 'bigint', id: 'text', subscription_id: 'text', event_id: 'text', event_seq: 'bigint', state: 'text', attempts: 'integer',
