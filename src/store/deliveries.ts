@@ -192,7 +192,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
   const redrive = db.prepare<[number, number, string, number, number, number]>(
     `UPDATE deliveries SET state = 'pending', cycle_attempts = 0, cycle_started_at = NULL, completed_at = NULL,
        next_attempt_at = ?, updated_at = ?
-     WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = ? AND created_at >= ?5 AND created_at < ?6 LIMIT ?4)`,
+     WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = ? AND created_at >= ? AND created_at < ? LIMIT ?)`,
   );
   const inFlight = db.prepare<[string], RecordedRow>(
     `SELECT d.seq, d.id, d.subscription_id, d.event_id, e.channel, d.last_status
@@ -314,7 +314,7 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       return { ok: true, delivery: fromDeliveryRow(get.get(id)!) };
     },
     redriveBatch: (subscriptionId, now, batch, window = {}) =>
-      redrive.run(now, now, subscriptionId, batch, window.since ?? 0, window.until ?? Number.MAX_SAFE_INTEGER).changes,
+      redrive.run(now, now, subscriptionId, window.since ?? 0, window.until ?? Number.MAX_SAFE_INTEGER, batch).changes,
     inFlight: (seqs) => (seqs.length === 0 ? [] : inFlight.all(JSON.stringify(seqs))),
     eventSeqsOf: (subscriptionId, afterSeq, toSeq) => new Set(eventSeqsOf.all(subscriptionId, afterSeq, toSeq)),
     cancelClaimed(seqs, now) {

@@ -21,9 +21,9 @@ const COLUMNS = TASK_COLUMNS.join(', ');
 export function tasksRepo(db: Db): TasksRepo {
   const insert = db.prepare<[TaskRow]>(`INSERT INTO tasks (${COLUMNS}) VALUES (${TASK_COLUMNS.map((c) => `@${c}`).join(', ')})`);
   const get = db.prepare<[string], TaskRow>(`SELECT ${COLUMNS} FROM tasks WHERE id = ?`);
-  const claim = db.prepare<[string, number, number, string, number], TaskRow>(
-    `UPDATE tasks SET owner = ?, lease_until = ?, updated_at = ?
-     WHERE id = (SELECT id FROM tasks WHERE state = 'running' AND (owner IS NULL OR owner != ?4 OR lease_until < ?5) ORDER BY created_at LIMIT 1)
+  const claim = db.prepare<[{ owner: string; now: number; until: number }], TaskRow>(
+    `UPDATE tasks SET owner = @owner, lease_until = @until, updated_at = @now
+     WHERE id = (SELECT id FROM tasks WHERE state = 'running' AND (owner IS NULL OR owner != @owner OR lease_until < @now) ORDER BY created_at LIMIT 1)
      RETURNING ${COLUMNS}`,
   );
   const held = db.prepare<[string, string], TaskRow>(`SELECT ${COLUMNS} FROM tasks WHERE id = ? AND owner = ? AND state = 'running'`);
@@ -35,7 +35,7 @@ export function tasksRepo(db: Db): TasksRepo {
   return {
     insert: (task) => void insert.run(toTaskRow({ ...task, state: 'running', position: task.fromSeq, created: 0, error: null, updatedAt: task.createdAt })),
     get: (id) => one(get.get(id)),
-    claim: (owner, now, until) => one(claim.get(owner, until, now, owner, now)),
+    claim: (owner, now, until) => one(claim.get({ owner, now, until })),
     held: (id, owner) => one(held.get(id, owner)),
     update: (task, until) => void update.run({ ...toTaskRow(task), lease_until: until }),
   };
