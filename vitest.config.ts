@@ -39,6 +39,7 @@ const ON_BOTH_STORES = [
   'test/integration/child-smoke.test.ts',
   'test/integration/keys.test.ts',
   'test/integration/operational-events.test.ts',
+  'test/integration/replay.test.ts',
   'test/reliability/key-rotation.test.ts',
   'test/reliability/seam.test.ts',
   'test/reliability/retention-realtime.test.ts',

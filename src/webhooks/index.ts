@@ -50,10 +50,6 @@ export interface Webhooks {
   stop(graceMs: number): Promise<void>;
 }
 
-/** Log positions per replay batch: one short transaction each. */
-const REPLAY_BATCH = 500;
-/** Between replay batches: publishing and the dispatcher get the store in between. */
-const REPLAY_PAUSE_MS = 5;
 /** How often a hub looks for a task nobody runs (resumed after a restart, a dead hub's). */
 const TASK_POLL_MS = 1000;
 
@@ -116,8 +112,8 @@ export function createWebhooks({ config, store, codec, groupCommit, log: followe
     clock,
     logger: log,
     leaseMs: cfg.leaseMs,
-    batchSize: REPLAY_BATCH,
-    pauseMs: REPLAY_PAUSE_MS,
+    batchSize: cfg.replayBatch,
+    pauseMs: cfg.replayPauseMs,
     pollMs: TASK_POLL_MS,
     madeDeliveries: (id) => dispatcher.dueNow(id),
   });
