@@ -40,6 +40,7 @@ const ON_BOTH_STORES = [
   'test/integration/keys.test.ts',
   'test/integration/operational-events.test.ts',
   'test/integration/replay.test.ts',
+  'test/integration/operational-crash.test.ts',
   'test/reliability/key-rotation.test.ts',
   'test/reliability/seam.test.ts',
   'test/reliability/retention-realtime.test.ts',
