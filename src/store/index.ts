@@ -173,7 +173,13 @@ export function openStore(options: DbOptions & { random: Random }): Store {
 
     createTask: (task) => run(() => durably(() => tasks.insert(task))),
     task: (id) => run(() => tasks.get(id)),
-    claimTask: (now, leaseMs) => run(() => durably(() => tasks.claim(hubId, now, now + leaseMs))),
+    // Looked for every second: flushed only when it took one.
+    claimTask: (now, leaseMs) =>
+      run(() => {
+        const task = inTransaction(() => tasks.claim(hubId, now, now + leaseMs));
+        if (task) wal.syncNow();
+        return task;
+      }),
     replayBatch: (taskId, now, leaseMs, limit) =>
       run(() =>
         durably(() => {
