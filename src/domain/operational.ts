@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Clock, Random } from '../clock.js';
-import type { NewEvent } from './envelope.js';
+import { envelopeSchema, type NewEvent } from './envelope.js';
 import { newId } from './ids.js';
 import { compilePattern } from './patterns.js';
 import type { DisabledReason, Subscription } from './subscription.js';
@@ -55,6 +55,25 @@ export const deliveryEventDataSchema = z
 export const channelEventDataSchema = z
   .strictObject({ channel: z.string() })
   .meta({ id: 'ChannelEventData', description: `The data of ${CHANNEL_EVENT_TYPES.join(', ')} on ${HUB_CHANNELS.channels}.` });
+
+/** The envelopes of the operational events, for the API documents: one per hub channel. */
+export const operationalEventSchemas = {
+  subscriptions: envelopeSchema
+    .extend({ channel: z.literal(HUB_CHANNELS.subscriptions), type: z.enum(SUBSCRIPTION_EVENT_TYPES), data: subscriptionEventDataSchema })
+    .meta({ id: 'SubscriptionOperationalEvent', description: 'A subscription was created, changed, disabled (disabled_reason says why), enabled, deleted or its secret rotated.' }),
+  deliveries: envelopeSchema
+    .extend({ channel: z.literal(HUB_CHANNELS.deliveries), type: z.enum(DELIVERY_EVENT_TYPES), data: deliveryEventDataSchema })
+    .meta({
+      id: 'DeliveryOperationalEvent',
+      description: `delivery.failing: a delivery's ${FAILING_AT_ATTEMPT}rd failed attempt (once per delivery); delivery.dead: it gave up; delivery.recovered: one that failed that often then succeeded.`,
+    }),
+  channels: envelopeSchema
+    .extend({ channel: z.literal(HUB_CHANNELS.channels), type: z.enum(CHANNEL_EVENT_TYPES), data: channelEventDataSchema })
+    .meta({ id: 'ChannelOperationalEvent', description: 'channel.occupied: its first subscriber on any hub; channel.vacated: its last one gone.' }),
+  test: envelopeSchema
+    .extend({ channel: z.literal(HUB_CHANNELS.test) })
+    .meta({ id: 'TestOperationalEvent', description: 'A test event (POST /v1/subscriptions/<id>/test), delivered to that subscription only; type pushhub.test unless asked otherwise.' }),
+};
 
 export type SubscriptionEventData = z.output<typeof subscriptionEventDataSchema>;
 export type DeliveryEventData = z.output<typeof deliveryEventDataSchema>;
