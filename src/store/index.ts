@@ -180,9 +180,13 @@ export function openStore(options: DbOptions & { random: Random }): Store {
         if (task) wal.syncNow();
         return task;
       }),
+    // Not flushed on its own, as a dispatcher pass is not: a flush per batch would queue behind
+    // (and ahead of) the group commits' and double their wait. A process crash loses nothing;
+    // a power cut may lose the last batches, progress with them, so the task does them again
+    // (at least once: what was sent meanwhile may be sent twice).
     replayBatch: (taskId, now, leaseMs, limit) =>
       run(() =>
-        durably(() => {
+        inTransaction(() => {
           const task = tasks.held(taskId, hubId);
           if (!task) return undefined;
           const sub = subscriptions.get(task.subscriptionId);
