@@ -21,7 +21,12 @@ Usage:
       on this machine or its network); same as PUSHHUB_ALLOW_PRIVATE_URLS=true
   pushhub publish <channel> <type> <json-data> [--url URL] [--api-key KEY] [--db PATH] [--idempotency-key K]
   pushhub tail <channel> [--cursor C] [--url URL] [--token T | --api-key KEY] [--db PATH]
-      prints each event of the channel as one JSON line, live (or after --cursor), resuming across drops
+      prints each event of the channel as one JSON line, live (or after --cursor), resuming across drops;
+      the hub's own channels too: pushhub tail '$hub.deliveries' (quoted: $ is the shell's)
+  pushhub replay <subscription id> (--since 2h|30m|<ISO time> | --after CURSOR) [--until 1h|<ISO time>] [--no-wait]
+                 [--url URL] [--api-key KEY] [--db PATH]
+      replays retained events to a webhook subscription (those it has no delivery of yet), as a
+      background task of the hub; prints the task, then its progress until it finishes (unless --no-wait)
   pushhub token --channels P[,P…] [--publish P[,P…]] [--sub ID] [--info JSON] [--ttl 3600|90s|15m|1h|7d] [--db PATH]
       mints a subscriber token with the token secret (PUSHHUB_TOKEN_SECRET or <db dir>/token-secret)
   pushhub keys create --name N --scopes S[,S…] [--expires 30d|12h|<ISO time>] [--url URL] [--api-key KEY] [--db PATH]
@@ -237,6 +242,62 @@ ${JSON.stringify(rest)}
   }
 }
 
+/** `pushhub replay`: POST /v1/subscriptions/<id>/replay, then the task's progress until it is done. */
+async function replay(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      since: { type: 'string' },
+      after: { type: 'string' },
+      until: { type: 'string' },
+      'no-wait': { type: 'boolean' },
+      url: { type: 'string' },
+      'api-key': { type: 'string' },
+      db: { type: 'string' },
+    },
+  });
+  const [id] = positionals;
+  if (!id || (values.since === undefined) === (values.after === undefined)) throw new UsageError('replay needs <subscription id> and either --since or --after');
+  const base = hubUrl(values.url);
+  const authorization = `Bearer ${apiKeyOf(values['api-key'], values.db)}`;
+  const body = {
+    ...(values.since === undefined ? { after: values.after } : { since: timeAgo(values.since, '--since') }),
+    ...(values.until === undefined ? {} : { until: timeAgo(values.until, '--until') }),
+  };
+  const res = await fetch(new URL(`/v1/subscriptions/${encodeURIComponent(id)}/replay`, base), {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) {
+    console.error(`pushhub replay: ${res.status} ${text}`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`${text}\n`);
+  if (values['no-wait']) return;
+  const { status_url } = JSON.parse(text) as { status_url: string };
+  for (;;) {
+    const task = (await (await fetch(new URL(status_url, base), { headers: { authorization } })).json()) as { state: string; done: number; total: number };
+    process.stdout.write(`${JSON.stringify(task)}\n`);
+    if (task.state !== 'running') {
+      if (task.state !== 'succeeded') process.exitCode = 1;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** A time as a duration before now (`2h`, `30m`, `90s`, `7d`) or an ISO time, as an ISO time. */
+function timeAgo(value: string, flag: string): string {
+  const ttl = TTL_RE.exec(value);
+  if (ttl) return new Date(Date.now() - ttlSeconds(ttl) * 1000).toISOString();
+  if (!Number.isNaN(Date.parse(value))) return new Date(value).toISOString();
+  throw new UsageError(`${flag} must be a duration before now (2h, 30m, 90s, 7d) or an ISO time: ${value}`);
+}
+
 /** `--expires`: a duration from now (`30d`, `12h`, `90m`, `3600s`) or an ISO time, as an ISO time. */
 function expiresAt(value: string): string {
   const ttl = TTL_RE.exec(value);
@@ -318,6 +379,8 @@ async function main(argv: string[]): Promise<void> {
         return await copy(rest);
       case 'keys':
         return await keys(rest);
+      case 'replay':
+        return await replay(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -127,6 +127,8 @@ const webhooksSchema = z.strictObject({
   pauseMinAttempts: int(1, 1_000_000).default(20), // ...of at least 20 attempts
   pauseFailureRatio: z.number().gt(0).max(1).default(0.95), // ...of which 95 % failed
   leaseMs: int(1000, 600_000).default(15_000), // several hubs: a dead hub's subscriptions are taken over within this
+  replayBatch: int(1, 10_000).default(200), // log positions per replay batch (one short transaction each)
+  replayPauseMs: int(0, 60_000).default(20), // between replay batches: publishing gets the store in between
 });
 
 /** The whole configuration: one strict schema, parsed once at start, then frozen. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isoTime } from './iso-time.js';
-import { channelSchema, typeSchema } from './names.js';
+import { channelSchema, publishChannelSchema, typeSchema } from './names.js';
 
 /**
  * Deepest nesting of arrays and objects accepted in `data`: far beyond any real payload, and
@@ -25,7 +25,7 @@ export function nestsWithin(value: unknown, max: number): boolean {
 
 /** What a publisher sends, one event. */
 export const publishInputSchema = z.strictObject({
-  channel: channelSchema,
+  channel: publishChannelSchema,
   type: typeSchema,
   // Any JSON value (the body was parsed as JSON); only its absence, or a pathological depth, is wrong.
   data: z

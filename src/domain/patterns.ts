@@ -7,6 +7,8 @@ import { channelProblem } from './names.js';
 export type Matcher = (name: string) => boolean;
 
 const SEGMENT_RE = /^[A-Za-z0-9_:-]+$/;
+/** The first segment of a pattern of the hub's own channels (`$hub.deliveries`, `$hub.>`). */
+const HUB_SEGMENT = '$hub';
 
 /** Why a pattern is refused, or null when it is valid. */
 export function patternProblem(pattern: string): string | null {
@@ -16,7 +18,7 @@ export function patternProblem(pattern: string): string | null {
     const s = segments[i]!;
     if (s === '>') {
       if (i !== segments.length - 1) return '">" is allowed only as the last segment';
-    } else if (s !== '*' && !SEGMENT_RE.test(s)) {
+    } else if (s !== '*' && !SEGMENT_RE.test(s) && !(i === 0 && s === HUB_SEGMENT && segments.length > 1)) {
       return s === '' ? 'must not have empty segments' : `segment "${s}" must be "*", ">" or characters of A-Z a-z 0-9 _ : -`;
     }
   }
@@ -27,18 +29,27 @@ export function isWildcard(pattern: string): boolean {
   return pattern.split('.').some((s) => s === '*' || s === '>');
 }
 
-/** Compiles a valid pattern to a matcher. Throws on an invalid pattern. */
+/**
+ * Compiles a valid pattern to a matcher. Throws on an invalid pattern. A pattern that does
+ * not start with `$` never matches one of the hub's own `$` channels (`>` alone does not):
+ * they are matched only by patterns that name them.
+ */
 export function compilePattern(pattern: string): Matcher {
   const problem = patternProblem(pattern);
   if (problem) throw new RangeError(`invalid pattern ${JSON.stringify(pattern)}: ${problem}`);
   if (!isWildcard(pattern)) return (name) => name === pattern;
+  if (!pattern.startsWith('$')) {
+    const matcher = compileWildcard(pattern);
+    return (name) => !name.startsWith('$') && matcher(name);
+  }
+  return compileWildcard(pattern);
+}
+
+function compileWildcard(pattern: string): Matcher {
   const parts = pattern.split('.');
   const tail = parts.at(-1) === '>';
   const fixed = tail ? parts.slice(0, -1) : parts;
   return (name) => {
-    // A pattern that does not start with `$` never matches a hub channel (API.md, Operational
-    // events): `>` alone does not take in $hub.channels. (Issue 14 owns the `$hub.` patterns.)
-    if (name.startsWith('$')) return false;
     const segs = name.split('.');
     if (tail ? segs.length <= fixed.length : segs.length !== fixed.length) return false;
     for (let i = 0; i < fixed.length; i++) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { headersSchema } from './headers.js';
 import type { RetryOverride } from './retry-policy.js';
 import type { SignatureScheme } from './signatures.js';
 
@@ -23,6 +24,7 @@ export const retryOverrideSchema = z
   .meta({ id: 'RetryOverride' });
 
 export const signatureSchemeSchema = z.enum(['standard', 'stripe']);
+export { headersSchema };
 export const disabledReasonSchema = z.enum(['manual', 'gone', 'failing']);
 
 export type DisabledReason = z.output<typeof disabledReasonSchema>;
@@ -40,6 +42,8 @@ export interface SubscriptionSettings {
   rateLimitPerS: number | null;
   signatureScheme: SignatureScheme;
   retry: RetryOverride | null;
+  /** Sent on every delivery; values are secrets of a kind (never logged). */
+  headers: Record<string, string>;
 }
 
 /** The documented defaults for everything but the URL and the channels. */
@@ -54,6 +58,7 @@ export function defaultSettings(url: string, channels: string[]): SubscriptionSe
     rateLimitPerS: null,
     signatureScheme: 'standard',
     retry: null,
+    headers: {},
   };
 }
 
@@ -89,6 +94,9 @@ export const subscriptionViewSchema = z
     rate_limit_per_s: z.number().nullable(),
     signature_scheme: signatureSchemeSchema,
     retry: retryOverrideSchema.nullable(),
+    headers: z
+      .record(z.string(), z.string().nullable())
+      .meta({ description: 'The custom headers by name; each value is shown only to a key with scope subscriptions (or admin), null to others.' }),
     enabled: z.boolean(),
     disabled_reason: disabledReasonSchema.nullable(),
     previous_secret_expires_at: z.iso
@@ -111,6 +119,7 @@ export interface SubscriptionView {
   rate_limit_per_s: number | null;
   signature_scheme: SignatureScheme;
   retry: RetryOverride | null;
+  headers: Record<string, string | null>;
   enabled: boolean;
   disabled_reason: DisabledReason | null;
   previous_secret_expires_at: string | null;
@@ -118,7 +127,8 @@ export interface SubscriptionView {
   updated_at: string;
 }
 
-export function subscriptionView(sub: Subscription, now: number): SubscriptionView {
+/** `showHeaderValues`: false hides each custom header's value (a reader without the subscriptions scope). */
+export function subscriptionView(sub: Subscription, now: number, showHeaderValues = true): SubscriptionView {
   const rotating = sub.previousSecret !== null && (sub.previousSecretExpiresAt ?? 0) > now;
   return {
     id: sub.id,
@@ -131,6 +141,7 @@ export function subscriptionView(sub: Subscription, now: number): SubscriptionVi
     rate_limit_per_s: sub.rateLimitPerS,
     signature_scheme: sub.signatureScheme,
     retry: sub.retry,
+    headers: showHeaderValues ? { ...sub.headers } : Object.fromEntries(Object.keys(sub.headers).map((name) => [name, null])),
     enabled: sub.enabled,
     disabled_reason: sub.disabledReason,
     previous_secret_expires_at: rotating ? new Date(sub.previousSecretExpiresAt!).toISOString() : null,

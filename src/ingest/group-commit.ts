@@ -18,7 +18,7 @@ export interface OutboxPlanner {
 /** Runs after the commit is durable, with every event it made durable, in log order, and its outbox rows. */
 export type CommitListener = (events: readonly StoredEvent[], deliveries: readonly OutboxRow[]) => void;
 
-export type Via = 'http' | 'ws' | 'cli' | 'hub';
+export type Via = 'http' | 'ws' | 'cli';
 
 /** An Idempotency-Key to save with a job's events; the response's event indexes are the job's own. */
 export interface JobKey {

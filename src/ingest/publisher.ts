@@ -49,16 +49,6 @@ export class Publisher {
   }
 
   /**
-   * An event of the hub about itself, on a reserved `$hub.` channel, committed like any other
-   * (and so read like any other) but without the checks of a public publish, which refuse `$`
-   * channels. Used for channel.occupied / channel.vacated; the catalogue of operational events
-   * (issue 14) is where the others will come from too.
-   */
-  async publishHubEvent(channel: `$hub.${string}`, type: string, data: unknown): Promise<void> {
-    await this.commit([{ channel, type, data }], 'hub');
-  }
-
-  /**
    * `toJson` renders the response from the stored events; `template` is the same response
    * before positions exist, saved with the key in the commit (the store fills the cursors in).
    */

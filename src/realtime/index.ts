@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { RealtimeConfig } from '../config.js';
 import type { CursorCodec } from '../domain/cursor.js';
+import { HUB_CHANNELS } from '../domain/operational.js';
 import type { OriginCheck } from '../domain/origins.js';
 import type { StoredEvent } from '../domain/envelope.js';
 import { ROOT_KEY_ID, type Authenticator } from '../auth/principal.js';
@@ -98,11 +99,11 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     expiryMs: config.presenceExpiryMs,
     follows,
     onNotice: (notice) => tellPresence(registry, notice),
-    // Operational events (API.md): channel.occupied / channel.vacated on $hub.channels, from the
-    // occupancy presence keeps; they join the catalogue of operational events (issue 14) there.
+    // channel.occupied / channel.vacated on $hub.channels, from the occupancy presence keeps.
     onOccupancy: (channel, change) => {
-      deps.publisher.publishHubEvent('$hub.channels', `channel.${change}`, { channel }).catch((err: unknown) => {
-        logger.warn({ err, channel, change }, 'channel occupancy event not published');
+      const event = { channel: HUB_CHANNELS.channels, type: `channel.${change}`, data: { channel } } as const;
+      deps.store.appendOperational([event], deps.clock.now()).catch((err: unknown) => {
+        logger.warn({ err, channel, change }, 'channel occupancy event not written');
       });
     },
     logger: logger.child({ module: 'presence' }),

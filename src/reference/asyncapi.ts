@@ -1,4 +1,5 @@
 import { envelopeSchema } from '../domain/envelope.js';
+import { operationalEventSchemas } from '../domain/operational.js';
 import { clientFrameSchemas, serverFrameSchemas } from '../realtime/frames.js';
 import { sseResetSchema } from '../realtime/sse.js';
 import { namedSchemas, referencedIds, schemaId } from './json-schema.js';
@@ -60,7 +61,15 @@ export function buildAsyncApi(info: ReferenceInfo, host: string): Json {
       description: 'The first message when the cursor asked for is expired or from another database; the stream goes on from `cursor`.',
     },
   };
-  const messages = { ...wsIn, ...wsOut, ...sse };
+  // The hub's own events: on the $hub. channels, carried like any event (WebSocket event frames,
+  // SSE, polling, webhooks), with these envelopes.
+  const hub = {
+    subscriptionEvent: message('subscriptionEvent', { schema: operationalEventSchemas.subscriptions, summary: 'An event of $hub.subscriptions' }),
+    deliveryEvent: message('deliveryEvent', { schema: operationalEventSchemas.deliveries, summary: 'An event of $hub.deliveries' }),
+    channelEvent: message('channelEvent', { schema: operationalEventSchemas.channels, summary: 'An event of $hub.channels' }),
+    testEvent: message('testEvent', { schema: operationalEventSchemas.test, summary: 'A test event of $hub.test' }),
+  };
+  const messages = { ...wsIn, ...wsOut, ...sse, ...hub };
   const all = namedSchemas('draft-07', ref);
   const used = referencedIds(messages, all, PREFIX);
   const schemas = Object.fromEntries([...used].sort().map((id) => [id, all[id]]));
@@ -123,11 +132,23 @@ export function buildAsyncApi(info: ReferenceInfo, host: string): Json {
         parameters: { channel: { description: 'The channel to stream.' } },
         messages: channelMessages(Object.keys(sse)),
       },
+      operational: {
+        address: '$hub.{name}',
+        title: 'Operational events',
+        description:
+          'The hub publishes events about itself on $hub.subscriptions, $hub.deliveries and $hub.channels ($hub.test carries test events). ' +
+          'Read them like any channel (WebSocket subscribe, SSE, polling) with a read key or a token whose channels name a $hub. pattern ' +
+          '(a pattern that does not start with $ never matches them); a webhook subscription gets them when its channels name them, never about itself. ' +
+          'Nobody may publish there. Each is written in the transaction of the change it reports.',
+        parameters: { name: { description: 'subscriptions, deliveries, channels or test.' } },
+        messages: channelMessages(Object.keys(hub)),
+      },
     },
     operations: {
       receiveClientFrames: operation('receive', 'ws', Object.keys(wsIn), 'Frames the client sends'),
       sendServerFrames: operation('send', 'ws', Object.keys(wsOut), 'Frames the hub sends'),
       sendSseMessages: operation('send', 'sse', Object.keys(sse), 'Messages of the stream'),
+      sendOperationalEvents: operation('send', 'operational', Object.keys(hub), 'The hub’s events about itself'),
     },
     components: {
       schemas,

@@ -2,7 +2,8 @@ import type { Attempt, AttemptRecord, ClaimedDelivery, Delivery } from '../domai
 import type { DeliveryState } from '../domain/event-status.js';
 import type { Db } from './db.js';
 import { rowStatements, runInChunks } from './row-statements.js';
-import type { ClaimResult } from './store.js';
+import type { RecordedRow } from './operational.js';
+import type { ClaimResult, TimeWindow } from './store.js';
 import { DELIVERY_COLUMNS, fromAttemptRow, fromDeliveryRow, type AttemptRow, type DeliveryRow } from './rows.js';
 
 export interface NewDelivery {
@@ -59,8 +60,12 @@ export interface DeliveriesRepo {
   list(filter: DeliveryFilter): Delivery[];
   /** Queues one delivery again, due now, with a fresh retry budget when it had finished. */
   requeue(id: string, now: number): RequeueResult;
-  /** Re-queues up to `batch` dead deliveries of a subscription; returns how many. */
-  redriveBatch(subscriptionId: string, now: number, batch: number): number;
+  /** Re-queues up to `batch` dead deliveries of a subscription (made within `window`); returns how many. */
+  redriveBatch(subscriptionId: string, now: number, batch: number, window?: TimeWindow): number;
+  /** The rows among `seqs` still in flight, with their events' channels (read before recording their attempts). */
+  inFlight(seqs: readonly number[]): RecordedRow[];
+  /** The log positions after `afterSeq`, up to `toSeq`, a subscription has deliveries of. */
+  eventSeqsOf(subscriptionId: string, afterSeq: number, toSeq: number): Set<number>;
   /** Cancels in-flight deliveries (claimed for a subscription deleted before they were sent). */
   cancelClaimed(seqs: readonly number[], now: number): void;
   /** Cancels up to `batch` waiting deliveries of a (deleted) subscription; returns how many. */
@@ -184,11 +189,19 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
        completed_at = NULL, next_attempt_at = ?, updated_at = ?
      WHERE seq = ?`,
   );
-  const redrive = db.prepare<[number, number, string, number]>(
+  const redrive = db.prepare<[number, number, string, number, number, number]>(
     `UPDATE deliveries SET state = 'pending', cycle_attempts = 0, cycle_started_at = NULL, completed_at = NULL,
        next_attempt_at = ?, updated_at = ?
-     WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = ? LIMIT ?)`,
+     WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = ? AND created_at >= ? AND created_at < ? LIMIT ?)`,
   );
+  const inFlight = db.prepare<[string], RecordedRow>(
+    `SELECT d.seq, d.id, d.subscription_id, d.event_id, e.channel, d.last_status
+     FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq
+     WHERE d.seq IN (SELECT value FROM json_each(?)) AND d.state = 'in_flight'`,
+  );
+  const eventSeqsOf = db
+    .prepare<[string, number, number], number>('SELECT event_seq FROM deliveries WHERE subscription_id = ? AND event_seq > ? AND event_seq <= ?')
+    .pluck();
   // Waiting rows through their partial index: old finished rows are never scanned. Rows in
   // flight are settled by the dispatcher, which sees the subscription gone.
   const cancelWaiting = db.prepare<[number, number, string, number]>(
@@ -300,7 +313,10 @@ export function deliveriesRepo(db: Db): DeliveriesRepo {
       requeue.run(now, now, row.seq);
       return { ok: true, delivery: fromDeliveryRow(get.get(id)!) };
     },
-    redriveBatch: (subscriptionId, now, batch) => redrive.run(now, now, subscriptionId, batch).changes,
+    redriveBatch: (subscriptionId, now, batch, window = {}) =>
+      redrive.run(now, now, subscriptionId, window.since ?? 0, window.until ?? Number.MAX_SAFE_INTEGER, batch).changes,
+    inFlight: (seqs) => (seqs.length === 0 ? [] : inFlight.all(JSON.stringify(seqs))),
+    eventSeqsOf: (subscriptionId, afterSeq, toSeq) => new Set(eventSeqsOf.all(subscriptionId, afterSeq, toSeq)),
     cancelClaimed(seqs, now) {
       for (const seq of seqs) cancelClaimed.run(now, now, seq);
     },

@@ -104,6 +104,8 @@ export interface SubscriptionRow {
   rate_limit_per_s: number | null;
   signature_scheme: string;
   retry: string | null;
+  /** JSON object of the custom headers; NULL = none. */
+  headers: string | null;
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: number | null;
@@ -116,7 +118,7 @@ export interface SubscriptionRow {
 export const SUBSCRIPTION_COLUMNS = [
   'id', 'url', 'channels', 'types', 'description', 'ordered', 'max_in_flight', 'rate_limit_per_s',
   'signature_scheme', 'retry', 'secret', 'previous_secret', 'previous_secret_expires_at', 'enabled',
-  'disabled_reason', 'created_at', 'updated_at',
+  'disabled_reason', 'created_at', 'updated_at', 'headers',
 ] as const satisfies ReadonlyArray<keyof SubscriptionRow>;
 
 export function fromSubscriptionRow(r: SubscriptionRow): Subscription {
@@ -131,6 +133,7 @@ export function fromSubscriptionRow(r: SubscriptionRow): Subscription {
     rateLimitPerS: r.rate_limit_per_s,
     signatureScheme: r.signature_scheme as Subscription['signatureScheme'],
     retry: r.retry === null ? null : (JSON.parse(r.retry) as Subscription['retry']),
+    headers: r.headers === null ? {} : (JSON.parse(r.headers) as Record<string, string>),
     secret: r.secret,
     previousSecret: r.previous_secret,
     previousSecretExpiresAt: r.previous_secret_expires_at,
@@ -153,6 +156,7 @@ export function toSubscriptionRow(s: Subscription): SubscriptionRow {
     rate_limit_per_s: s.rateLimitPerS,
     signature_scheme: s.signatureScheme,
     retry: s.retry === null ? null : JSON.stringify(s.retry),
+    headers: Object.keys(s.headers).length === 0 ? null : JSON.stringify(s.headers),
     secret: s.secret,
     previous_secret: s.previousSecret,
     previous_secret_expires_at: s.previousSecretExpiresAt,

@@ -1,3 +1,4 @@
+import type { TaskRow } from '../domain/task.js';
 import type { KeyRow } from './keys.js';
 import type { DeliveryAttemptRow, DeliveryRow, EventRow, SubscriptionRow } from './rows.js';
 
@@ -44,6 +45,8 @@ export interface Snapshot {
   attempts(): Pages<DeliveryAttemptRow>;
   idempotencyKeys(): Pages<SavedKeyRow>;
   apiKeys(): Pages<KeyRow>;
+  /** Background tasks with their progress, unclaimed: a hub on the target resumes those still running. */
+  tasks(): Pages<TaskRow>;
 }
 
 /** A snapshot held open (a read transaction) until closed. */

@@ -11,6 +11,7 @@ import { ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS, fromSubscriptionRow, 
 import { settingsRepo } from './settings.js';
 import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type SavedKeyRow, type Snapshot, type SnapshotHead } from './snapshot.js';
 import { subscriptionsRepo } from './subscriptions.js';
+import { TASK_COLUMNS, type TaskRow } from '../domain/task.js';
 
 // `pushhub copy` on the SQLite side. `name` is the flag and the file, for messages.
 
@@ -35,7 +36,7 @@ function readEpoch(db: Db, name: string): string {
 }
 
 /** The tables a copy reads and writes. */
-const TABLES = ['events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys', 'api_keys'];
+const TABLES = ['events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys', 'api_keys', 'tasks'];
 
 /** The epoch and the heads; refuses a database this pushhub cannot read whole. */
 function readHead(db: Db, name: string): SnapshotHead {
@@ -85,6 +86,7 @@ export function openSqliteSnapshot(path: string, name: string): OpenSnapshot {
       attempts: () => all(`SELECT ${ATTEMPT_COLUMNS.join(', ')} FROM delivery_attempts ORDER BY delivery_seq, n`),
       idempotencyKeys: () => all<SavedKeyRow>('SELECT key, fingerprint, response, created_at FROM idempotency_keys ORDER BY key'),
       apiKeys: () => all<KeyRow>(`SELECT ${KEY_COLUMNS.join(', ')} FROM api_keys ORDER BY id`),
+      tasks: () => all<TaskRow>(`SELECT ${TASK_COLUMNS.join(', ')} FROM tasks ORDER BY id`),
     };
     return {
       snapshot,
@@ -167,6 +169,8 @@ async function fill(db: Db, snapshot: Snapshot, now: number): Promise<CopyCounts
   }
   const insertApiKeys = inserter(db, 'api_keys', KEY_COLUMNS);
   for await (const page of snapshot.apiKeys()) insertApiKeys(page);
+  const insertTasks = inserter(db, 'tasks', TASK_COLUMNS);
+  for await (const page of snapshot.tasks()) insertTasks(page);
 
   // What the hub holds at start, so that nothing copied counts as claimed by a hub.
   deliveriesRepo(db).releaseAll(now);

@@ -2,7 +2,9 @@ import type { StoredKey } from '../auth/keys.js';
 import type { Attempt, AttemptRecord, ClaimedDelivery, Delivery } from '../domain/delivery.js';
 import type { NewEvent, StoredEvent } from '../domain/envelope.js';
 import type { ResponseTemplate } from '../domain/response-template.js';
+import type { OperationalEvent } from '../domain/operational.js';
 import type { DisabledReason, Subscription } from '../domain/subscription.js';
+import type { NewTask, Task } from '../domain/task.js';
 import type { DeliveryCounts, DeliveryFilter, RequeueResult } from './deliveries.js';
 import type { SavedResponse } from './idempotency.js';
 
@@ -25,7 +27,8 @@ export interface Store {
    * Hears what other hubs changed (and, on PostgreSQL, this one too): the head moved, the
    * subscriptions changed, leases were given up; `resync` when the store may have missed
    * changes (its notification connection came back) and everything should be read again.
-   * A store with one writer (SQLite) never calls it.
+   * A store with one writer (SQLite) calls it only for the head moved by its own writes of
+   * operational events (outside the group commit).
    */
   watch(listener: (change: StoreChange) => void): void;
   /** What /readyz and /metrics show of the connection to shared state. */
@@ -67,10 +70,38 @@ export interface Store {
   /** Every subscription, with the version of the set they were read at. */
   subscriptions(): Promise<SubscriptionSet>;
   subscription(id: string): Promise<Subscription | undefined>;
-  /** Inserts or replaces the whole row, durably. */
+  /**
+   * Inserts or replaces the whole row, durably, with the operational events the change raises
+   * (`subscription.created`, `.updated`, `.disabled`, …: compared with the row it replaces) in
+   * the same transaction.
+   */
   putSubscription(sub: Subscription): Promise<void>;
-  /** Deletes the row, durably; resolves with whether there was one. */
-  deleteSubscription(id: string): Promise<boolean>;
+  /** Deletes the row, durably, with its `subscription.deleted` event; resolves with whether there was one. */
+  deleteSubscription(id: string, now: number): Promise<boolean>;
+
+  /**
+   * Operational events that report no state change of the store (`channel.occupied` and
+   * `.vacated`, a test event): one durable transaction; each event's deliveries are planned
+   * inside it from the subscriptions then stored (see planOperational). Resolves with their ids.
+   */
+  appendOperational(events: readonly OperationalEvent[], now: number): Promise<OperationalAppend>;
+
+  /** Background tasks (replays): durable, run by one hub at a time. */
+  createTask(task: NewTask): Promise<void>;
+  task(id: string): Promise<Task | undefined>;
+  /**
+   * Takes a running task that no hub holds (never taken, or its claim lapsed: its hub died or
+   * stopped) for `leaseMs`, oldest first; undefined when there is none.
+   */
+  claimTask(now: number, leaseMs: number): Promise<Task | undefined>;
+  /**
+   * One batch of a replay this hub holds, one durable transaction: the deliveries owed to its
+   * subscription for the next `limit` log positions of its range (events that match, received in
+   * its window, that it has no delivery for yet), its progress, its claim renewed for `leaseMs`;
+   * succeeded at the end of the range, failed when the subscription is gone. Resolves with the
+   * task after it, or undefined when another hub holds it now.
+   */
+  replayBatch(taskId: string, now: number, leaseMs: number, limit: number): Promise<ReplayBatch | undefined>;
 
   /** API keys (their hashes, never the keys). Each write is durable and, shared, notified as `keys`. */
   createKey(key: StoredKey): Promise<void>;
@@ -119,8 +150,11 @@ export interface Store {
 
   /** Queues one delivery again, due now (a finished one with a fresh retry budget), durably. */
   requeueDelivery(id: string, now: number): Promise<RequeueResult>;
-  /** Re-queues up to `batch` dead deliveries of a subscription, durably; resolves with how many. */
-  redriveDead(subscriptionId: string, now: number, batch: number): Promise<number>;
+  /**
+   * Re-queues up to `batch` dead deliveries of a subscription, durably; resolves with how many.
+   * `window`: only deliveries made (their event accepted) at or after `since`, before `until` (epoch ms).
+   */
+  redriveDead(subscriptionId: string, now: number, batch: number, window?: TimeWindow): Promise<number>;
   /** Cancels up to `batch` waiting deliveries of a (deleted) subscription, durably; resolves with how many. */
   cancelWaiting(subscriptionId: string, now: number, batch: number): Promise<number>;
 
@@ -154,6 +188,24 @@ export interface Store {
   checkWritable(): Promise<void>;
   /** Flushes and closes. */
   close(): Promise<void>;
+}
+
+/** A time range, epoch ms; an absent bound is no bound. */
+export interface TimeWindow {
+  since?: number | undefined;
+  until?: number | undefined;
+}
+
+/** Operational events written: their ids and positions, and the deliveries made for them (by event index). */
+export interface OperationalAppend {
+  events: Array<{ id: string; seq: number }>;
+  deliveries: Array<{ id: string; subscriptionId: string; event: number }>;
+}
+
+export interface ReplayBatch {
+  task: Task;
+  /** Deliveries this batch created. */
+  created: number;
 }
 
 /** What one group commit writes, built before the call. */

@@ -1,3 +1,4 @@
+import type { Watcher } from '../domain/operational.js';
 import type { DisabledReason, Subscription } from '../domain/subscription.js';
 import type { Db } from './db.js';
 import { fromSubscriptionRow, SUBSCRIPTION_COLUMNS, toSubscriptionRow, type SubscriptionRow } from './rows.js';
@@ -7,8 +8,10 @@ export interface SubscriptionsRepo {
   get(id: string): Subscription | undefined;
   /** Inserts or replaces the whole row. */
   put(sub: Subscription): void;
-  /** Switches a subscription off (or on, with reason null) without touching anything else. */
-  setEnabled(id: string, enabled: boolean, reason: DisabledReason | null, now: number): void;
+  /** Switches an enabled subscription off without touching anything else; returns it when it was on. */
+  disable(id: string, reason: DisabledReason, now: number): { id: string; url: string } | undefined;
+  /** The subscriptions whose patterns could match an operational event (a `$` pattern). */
+  watchers(): Watcher[];
   /** Returns whether there was one to delete. */
   delete(id: string): boolean;
 }
@@ -29,8 +32,11 @@ export function subscriptionsRepo(db: Db): SubscriptionsRepo {
   const put = db.prepare<[Row]>(
     `INSERT OR REPLACE INTO subscriptions (${COLUMNS}) VALUES (${SUBSCRIPTION_COLUMNS.map((c) => `@${c}`).join(', ')})`,
   );
-  const setEnabled = db.prepare<[number, string | null, number, string]>(
-    'UPDATE subscriptions SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ?',
+  const disable = db.prepare<[string, number, string], { id: string; url: string }>(
+    'UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1 RETURNING id, url',
+  );
+  const watchers = db.prepare<[], { id: string; channels: string; types: string | null }>(
+    `SELECT id, channels, types FROM subscriptions WHERE channels LIKE '%"$%' ORDER BY created_at, id`,
   );
   const del = db.prepare<[string]>('DELETE FROM subscriptions WHERE id = ?');
   return {
@@ -40,7 +46,13 @@ export function subscriptionsRepo(db: Db): SubscriptionsRepo {
       return row && fromRow(row);
     },
     put: (sub) => void put.run(toRow(sub)),
-    setEnabled: (id, enabled, reason, now) => void setEnabled.run(enabled ? 1 : 0, reason, now, id),
+    disable: (id, reason, now) => disable.get(reason, now, id),
+    watchers: () => watchers.all().map(watcherOf),
     delete: (id) => del.run(id).changes > 0,
   };
+}
+
+/** A subscription's patterns as `watchers` reads them (both stores). */
+export function watcherOf(r: { id: string; channels: string; types: string | null }): Watcher {
+  return { id: r.id, channels: JSON.parse(r.channels) as string[], types: r.types === null ? null : (JSON.parse(r.types) as string[]) };
 }

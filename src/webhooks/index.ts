@@ -19,6 +19,7 @@ import { outboxRows, subscriptionsOf } from './outbox.js';
 import { HttpSender } from './sender.js';
 import { SubscriptionIndex } from './subscription-index.js';
 import { SubscriptionService } from './subscription-service.js';
+import { TaskRunner } from './tasks.js';
 
 export interface WebhooksDeps {
   config: Config;
@@ -48,6 +49,9 @@ export interface Webhooks {
   /** Stops claiming; attempts under way get `graceMs` to finish, then go back to the queue. */
   stop(graceMs: number): Promise<void>;
 }
+
+/** How often a hub looks for a task nobody runs (resumed after a restart, a dead hub's). */
+const TASK_POLL_MS = 1000;
 
 /** The hub's default policy, from the `webhooks.retry` configuration. */
 function hubPolicy(config: Config): RetryPolicy {
@@ -104,10 +108,22 @@ export function createWebhooks({ config, store, codec, groupCommit, log: followe
     claimBatch: cfg.claimBatch,
     pauseRule: { windowMs: cfg.pauseWindowMs, minAttempts: cfg.pauseMinAttempts, failureRatio: cfg.pauseFailureRatio },
   });
+  const tasks = new TaskRunner({
+    store,
+    clock,
+    logger: log,
+    leaseMs: cfg.leaseMs,
+    batchSize: cfg.replayBatch,
+    pauseMs: cfg.replayPauseMs,
+    pollMs: TASK_POLL_MS,
+    madeDeliveries: (id) => dispatcher.dueNow(id),
+  });
   const service = new SubscriptionService({
     store,
     index,
     dispatcher,
+    tasks,
+    codec,
     clock,
     random,
     logger: log,
@@ -196,8 +212,10 @@ export function createWebhooks({ config, store, codec, groupCommit, log: followe
     async start() {
       await leases.start();
       dispatcher.start();
+      tasks.start();
     },
     async stop(graceMs) {
+      await tasks.stop();
       await dispatcher.stop(graceMs);
       await leases.stop(); // after the last outcomes are written: the next owner starts from them
       await sender.close();

@@ -13,6 +13,8 @@ export function deliveryRequest(entry: IndexedSubscription, claimed: ClaimedDeli
   const timestamp = Math.floor(now / 1000);
   const body = envelopeJson(event, codec.encode(event.seq));
   const headers: Record<string, string> = {
+    // The subscription's own first: a name of the hub's below could never be replaced (they are refused anyway).
+    ...entry.sub.headers,
     'content-type': 'application/json',
     'user-agent': 'pushhub-webhooks',
     'webhook-id': event.id,

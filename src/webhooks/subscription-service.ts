@@ -1,19 +1,25 @@
 import type { Clock, Random } from '../clock.js';
+import { checkResume, type CursorCodec } from '../domain/cursor.js';
 import type { Delivery } from '../domain/delivery.js';
 import { newId } from '../domain/ids.js';
+import { HUB_CHANNELS, TEST_EVENT_TYPE } from '../domain/operational.js';
+import type { Task } from '../domain/task.js';
 import { newSecret } from '../domain/signatures.js';
 import type { Subscription, SubscriptionSettings } from '../domain/subscription.js';
 import { HubError } from '../errors.js';
 import { redactUrl, type Logger } from '../logger.js';
-import type { Store } from '../store/index.js';
+import type { Store, TimeWindow } from '../store/index.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { SubscriptionIndex } from './subscription-index.js';
+import type { TaskRunner } from './tasks.js';
 import { assertPublicUrl, parseReceiverUrl } from './url-guard.js';
 
 export interface SubscriptionServiceOptions {
   store: Store;
   index: SubscriptionIndex;
   dispatcher: Dispatcher;
+  tasks: TaskRunner;
+  codec: CursorCodec;
   clock: Clock;
   random: Random;
   logger: Logger;
@@ -106,7 +112,7 @@ export class SubscriptionService {
     index.remove(id); // no new deliveries, no new claims from here on
     try {
       const cancelled = await inBatches(() => store.cancelWaiting(id, clock.now(), BULK_BATCH));
-      await store.deleteSubscription(id);
+      await store.deleteSubscription(id, clock.now());
       dispatcher.forget(id);
       logger.info({ subscriptionId: id, cancelled }, 'subscription deleted');
     } catch (err) {
@@ -131,14 +137,88 @@ export class SubscriptionService {
     return rotated;
   }
 
-  /** Re-queues every dead delivery of a subscription with a fresh retry budget; returns how many. */
-  async redriveDead(id: string): Promise<number> {
+  /** Re-queues every dead delivery of a subscription (made within `window`) with a fresh retry budget; returns how many. */
+  async redriveDead(id: string, window: TimeWindow = {}): Promise<number> {
     await this.get(id);
     const { store, dispatcher, clock, logger } = this.opts;
-    const requeued = await inBatches(() => store.redriveDead(id, clock.now(), BULK_BATCH));
+    const requeued = await inBatches(() => store.redriveDead(id, clock.now(), BULK_BATCH, window));
     dispatcher.dueNow(id);
-    logger.info({ subscriptionId: id, requeued }, 'dead deliveries redriven');
+    logger.info({ subscriptionId: id, requeued, ...window }, 'dead deliveries redriven');
     return requeued;
+  }
+
+  /**
+   * Starts a replay: a background task creating, oldest first, a delivery for every retained
+   * event after `from` (a cursor, or the first event received at or after `since`), up to the
+   * head of the log now, received before `until`, that matches the subscription and that it
+   * has no delivery of yet.
+   */
+  async replay(id: string, from: { after: string } | { since: number }, until: number | null): Promise<Task> {
+    await this.get(id);
+    const { store, clock, random, logger, codec } = this.opts;
+    const log = await store.position();
+    let fromSeq: number;
+    if ('after' in from) {
+      const check = checkResume(from.after, codec, log);
+      if (!check.ok) {
+        if (check.reason === 'malformed') throw new HubError('invalid_request', { details: [{ field: 'after', message: 'is not a cursor of this hub' }] });
+        throw new HubError('cursor_expired', { details: { reason: check.reason } });
+      }
+      fromSeq = check.seq;
+    } else {
+      fromSeq = await this.positionBefore(from.since, log);
+    }
+    const now = clock.now();
+    const task = {
+      id: newId('task', clock, random),
+      kind: 'replay' as const,
+      subscriptionId: id,
+      fromSeq,
+      toSeq: log.head,
+      since: 'since' in from ? from.since : null,
+      until,
+      createdAt: now,
+    };
+    await store.createTask(task);
+    this.opts.tasks.wake();
+    logger.info({ taskId: task.id, subscriptionId: id, fromSeq, toSeq: log.head }, 'replay started');
+    return { ...task, state: 'running', position: fromSeq, created: 0, error: null, updatedAt: now };
+  }
+
+  /**
+   * The position before the first event received at or after `time`: a binary search over the
+   * log (receive times grow with positions, give or take the clocks of several hubs, which the
+   * replay's own filter on `since` makes exact).
+   */
+  private async positionBefore(time: number, log: { head: number; prunedThrough: number }): Promise<number> {
+    let lo = log.prunedThrough; // every event after lo... is at or after `time`? unknown yet
+    let hi = log.head;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const [event] = (await this.opts.store.readLog(mid, 1)).events;
+      if (!event || event.receivedAt >= time) hi = mid;
+      else lo = event.seq;
+    }
+    return lo;
+  }
+
+  /** A test event on `$hub.test`, delivered to this subscription only, whatever its patterns. */
+  async sendTest(id: string, type: string | undefined, data: unknown): Promise<{ eventId: string; deliveryId: string }> {
+    await this.get(id);
+    const { store, dispatcher, clock } = this.opts;
+    const written = await store.appendOperational(
+      [{ channel: HUB_CHANNELS.test, type: type ?? TEST_EVENT_TYPE, data: data === undefined ? { subscription_id: id } : data, to: id }],
+      clock.now(),
+    );
+    dispatcher.dueNow(id);
+    return { eventId: written.events[0]!.id, deliveryId: written.deliveries[0]!.id };
+  }
+
+  /** A task by id. */
+  async task(id: string): Promise<Task> {
+    const task = await this.opts.store.task(id);
+    if (!task) throw new HubError('not_found', { message: `No task ${id}.` });
+    return task;
   }
 
   /** Re-queues one delivery now (a finished one with a fresh retry budget). */

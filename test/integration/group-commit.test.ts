@@ -75,6 +75,8 @@ describe('group commit', () => {
 
   it("writes the planned outbox rows with their events, and hands them to listeners once durable", async () => {
     await store.putSubscription(subscription('sub_a'));
+    // Its subscription.created event took the first position.
+    const base = (await store.position()).head;
     const heard: Array<{ seqs: number[]; rows: string[] }> = [];
     gc.planOutbox({
       plan: (events) => ({
@@ -85,9 +87,9 @@ describe('group commit', () => {
     });
     gc.onCommitted((events, rows) => heard.push({ seqs: events.map((e) => e.seq), rows: rows.map((r) => r.id) }));
     const [a, b] = await Promise.all([gc.submit([event('other'), event('hooked')], 'http'), gc.submit([event('hooked')], 'http')]);
-    expect(heard).toEqual([{ seqs: [1, 2, 3], rows: [`dlv_${a![1]!.id}`, `dlv_${b![0]!.id}`] }]);
-    expect((await store.deliveriesOfEvent(a![1]!.seq)).map((d) => [d.id, d.eventId, d.eventSeq])).toEqual([[`dlv_${a![1]!.id}`, a![1]!.id, 2]]);
-    expect((await store.deliveriesOfEvent(b![0]!.seq)).map((d) => [d.id, d.eventSeq])).toEqual([[`dlv_${b![0]!.id}`, 3]]);
+    expect(heard).toEqual([{ seqs: [base + 1, base + 2, base + 3], rows: [`dlv_${a![1]!.id}`, `dlv_${b![0]!.id}`] }]);
+    expect((await store.deliveriesOfEvent(a![1]!.seq)).map((d) => [d.id, d.eventId, d.eventSeq])).toEqual([[`dlv_${a![1]!.id}`, a![1]!.id, base + 2]]);
+    expect((await store.deliveriesOfEvent(b![0]!.seq)).map((d) => [d.id, d.eventSeq])).toEqual([[`dlv_${b![0]!.id}`, base + 3]]);
     expect(await store.deliveriesOfEvent(a![0]!.seq)).toEqual([]);
   });
 
@@ -120,7 +122,8 @@ describe('group commit', () => {
     const [stored] = await gc.submit([event()], 'http');
     expect(refreshed).toBe(1);
     expect(versions).toEqual([versions[0], versions[0]! + 1]);
-    expect((await store.readLog(0, 10)).events.map((e) => e.id)).toEqual([stored!.id]);
+    // The log holds the subscription's subscription.created, then the event.
+    expect((await store.readLog(0, 10)).events.filter((e) => !e.channel.startsWith('$')).map((e) => e.id)).toEqual([stored!.id]);
   });
 
   it('isolates a job that fails on its own, so the others of its batch still land', async () => {

@@ -178,8 +178,8 @@ describe('the PostgreSQL log, written by several hubs', () => {
     const heard: StoreChange[] = [];
     a.watch((change) => heard.push(change));
     const { version } = await a.subscriptions();
-    const { head } = await a.position();
     await b.putSubscription(subscription('sub_stale'));
+    const { head } = await a.position(); // after its subscription.created
     await expect(a.append({ events: [event('hooked')], deliveries: [], idempotencyKeys: [], now: 1, subscriptionsVersion: version })).rejects.toThrow(
       StaleSubscriptionsError,
     );

@@ -32,6 +32,7 @@ describe('subscriptions API', () => {
       rate_limit_per_s: null,
       signature_scheme: 'standard',
       retry: null,
+      headers: {},
       enabled: true,
       disabled_reason: null,
       previous_secret_expires_at: null,

@@ -24,7 +24,7 @@ const grants = (held: readonly Scope[], needed: Scope): boolean =>
 
 let hub: TestHub;
 let writes: WriteWatcher;
-const fx = { eventId: '', subscriptionId: '', deliveryId: '', mintedToken: '' };
+const fx = { eventId: '', subscriptionId: '', deliveryId: '', mintedToken: '', taskId: '' };
 /** A live key of each scope; keys revoked and expired (each used once before, so the hub had it in memory). */
 const keys: Record<Scope, string> & { revoked: string; expired: string } = {
   publish: '', read: '', subscriptions: '', tokens: '', admin: '', revoked: '', expired: '',
@@ -60,6 +60,7 @@ beforeAll(async () => {
     subscriptionId: sub.id,
     deliveryId: status.deliveries[0]!.id,
     mintedToken: await mintToken(hub, { channels: ['orders'], publish: ['orders'], sub: 'user-1' }),
+    taskId: await replayed(sub.id),
   });
   for (const scope of SCOPES) keys[scope] = (await createKey({ name: `only ${scope}`, scopes: [scope] })).key;
   const revoked = await createKey({ name: 'revoked', scopes: ['admin'] });
@@ -75,6 +76,13 @@ afterAll(async () => {
   writes?.close();
   await hub?.close();
 });
+
+/** Starts a replay of the subscription and waits for it to finish (nothing left running behind the test's back); resolves with its id. */
+async function replayed(subscriptionId: string, started?: { task_id: string }): Promise<string> {
+  const { task_id } = started ?? (await json<{ task_id: string }>(hub.api(`/v1/subscriptions/${subscriptionId}/replay`, { body: { since: new Date().toISOString() } })));
+  await waitFor(async () => (await json<{ state: string }>(hub.api(`/v1/tasks/${task_id}`))).state !== 'running', 10_000, 'the replay finished');
+  return task_id;
+}
 
 // ── the routes ───────────────────────────────────────────────────────────────────────────
 
@@ -141,6 +149,17 @@ const ROUTES: HttpRoute[] = [
     path: `/v1/subscriptions/${fx.subscriptionId}/redrive`,
     body: { state: 'dead' },
   })),
+  route('POST /v1/subscriptions/:id/replay', 'server', 'subscriptions', 202, () => ({
+    method: 'POST',
+    path: `/v1/subscriptions/${fx.subscriptionId}/replay`,
+    body: { since: new Date().toISOString() },
+  })),
+  route('POST /v1/subscriptions/:id/test', 'server', 'subscriptions', 202, () => ({
+    method: 'POST',
+    path: `/v1/subscriptions/${fx.subscriptionId}/test`,
+    body: {},
+  })),
+  route('GET /v1/tasks/:id', 'server', 'read', 200, () => ({ method: 'GET', path: `/v1/tasks/${fx.taskId}` })),
   route('GET /v1/deliveries', 'server', 'read', 200, () => ({ method: 'GET', path: '/v1/deliveries?state=pending' })),
   route('GET /v1/deliveries/:id', 'server', 'read', 200, () => ({ method: 'GET', path: `/v1/deliveries/${fx.deliveryId}` })),
   route('POST /v1/deliveries/:id/retry', 'server', 'subscriptions', 202, () => ({ method: 'POST', path: `/v1/deliveries/${fx.deliveryId}/retry` })),
@@ -293,7 +312,9 @@ describe('HTTP routes × credentials', () => {
         expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
         await res.body!.cancel();
       } else if (res.status !== 204) {
-        expect(await res.json()).toBeTypeOf('object');
+        const body: unknown = await res.json();
+        expect(body).toBeTypeOf('object');
+        if (r.name.endsWith('/replay')) await replayed('', body as { task_id: string });
       }
       return;
     }
@@ -364,6 +385,9 @@ const BAD_INPUT: Array<[string, { method: string; path: string; body?: string; c
   ['POST /v1/subscriptions with an invalid body', { method: 'POST', path: '/v1/subscriptions', body: '{"url":"ftp://x"}' }],
   ['PATCH /v1/subscriptions/:id of an unknown id', { method: 'PATCH', path: '/v1/subscriptions/sub_nope', body: '{}' }],
   ['POST /v1/subscriptions/:id/redrive with a bad body', { method: 'POST', path: '/v1/subscriptions/sub_nope/redrive', body: '[]' }],
+  ['POST /v1/subscriptions/:id/replay with a bad body', { method: 'POST', path: '/v1/subscriptions/sub_nope/replay', body: '{"since":1}' }],
+  ['POST /v1/subscriptions/:id/test with a bad body', { method: 'POST', path: '/v1/subscriptions/sub_nope/test', body: '{"type":""}' }],
+  ['GET /v1/tasks/:id of an unknown id', { method: 'GET', path: '/v1/tasks/task_nope' }],
   ['GET /v1/deliveries with a bad query', { method: 'GET', path: '/v1/deliveries?limit=0&state=nope' }],
   ['GET /v1/deliveries/:id of an unknown id', { method: 'GET', path: '/v1/deliveries/dlv_nope' }],
   ['POST /v1/tokens with a bad body', { method: 'POST', path: '/v1/tokens', body: '{"channels":"x","ttl_s":-1}' }],

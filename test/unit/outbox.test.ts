@@ -11,7 +11,7 @@ function sub(id: string, channels: string[], types: string[] | null = null, over
   return {
     id, url: 'https://example.com/hook', channels, types, description: null, ordered: false, maxInFlight: 10,
     rateLimitPerS: null, signatureScheme: 'standard', retry: null, secret: 'whsec_AAAA', previousSecret: null,
-    previousSecretExpiresAt: null, enabled: true, disabledReason: null, createdAt: 1, updatedAt: 1, ...over,
+    previousSecretExpiresAt: null, enabled: true, disabledReason: null, createdAt: 1, updatedAt: 1, headers: {}, ...over,
   };
 }
 

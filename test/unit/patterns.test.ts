@@ -47,6 +47,9 @@ describe('pattern matching (docs/protocol.md)', () => {
 
   it('no wildcard takes in a hub channel ($…): `>` alone does not', () => {
     for (const p of ['>', '*.*', '*.channels', '*.>']) expect(compilePattern(p)('$hub.channels'), p).toBe(false);
+    // …while a pattern that names them does.
+    for (const p of ['$hub.>', '$hub.*', '$hub.channels']) expect(compilePattern(p)('$hub.channels'), p).toBe(true);
+    expect(compilePattern('$hub.*')('orders.channels')).toBe(false);
   });
 
   it('refuses malformed patterns with a reason', () => {

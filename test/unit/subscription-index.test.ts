@@ -11,7 +11,7 @@ function sub(channels: string[], types: string[] | null = null, over: Partial<Su
   return {
     id: `sub_${n}`, url: 'https://example.com/hook', channels, types, description: null, ordered: false, maxInFlight: 10,
     rateLimitPerS: null, signatureScheme: 'standard', retry: null, secret: 'whsec_AAAA', previousSecret: null,
-    previousSecretExpiresAt: null, enabled: true, disabledReason: null, createdAt: n, updatedAt: n, ...over,
+    previousSecretExpiresAt: null, enabled: true, disabledReason: null, createdAt: n, updatedAt: n, headers: {}, ...over,
   };
 }
 

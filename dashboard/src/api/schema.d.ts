@@ -226,8 +226,62 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-queue every dead delivery of the subscription */
+        /** Re-queue every dead delivery of the subscription (of events accepted within since/until, when given) */
         post: operations["redriveSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay retained events to the subscription (a background task)
+         * @description Creates, oldest first, a delivery for every retained event after the cursor (or received since the time), up to the head of the log now and received before until, that matches the subscription and that it has no delivery for yet.
+         */
+        post: operations["replaySubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test event ($hub.test) to this subscription only */
+        post: operations["sendTestEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tasks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A background task (a replay) and its progress */
+        get: operations["getTask"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -458,7 +512,7 @@ export interface components {
         };
         AcceptedEvent: {
             id: string;
-            /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters. */
+            /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters; the hub's own channels start with "$hub." ($hub.subscriptions, $hub.deliveries, $hub.channels, $hub.test). */
             channel: string;
             /** @description An event type: 1-128 characters of A-Z a-z 0-9 _ . : -. */
             type: string;
@@ -542,7 +596,7 @@ export interface components {
         Envelope: {
             /** @description Unique, assigned by the hub, the same on every delivery attempt. */
             id: string;
-            /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters. */
+            /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters; the hub's own channels start with "$hub." ($hub.subscriptions, $hub.deliveries, $hub.channels, $hub.test). */
             channel: string;
             /** @description An event type: 1-128 characters of A-Z a-z 0-9 _ . : -. */
             type: string;
@@ -674,6 +728,30 @@ export interface components {
         RedriveRequest: {
             /** @constant */
             state: "dead";
+            /**
+             * Format: date-time
+             * @description Only dead letters of events accepted at or after this time.
+             */
+            since?: string;
+            /**
+             * Format: date-time
+             * @description Only dead letters of events accepted before this time.
+             */
+            until?: string;
+        };
+        ReplayRequest: {
+            /**
+             * Format: date-time
+             * @description Replay the events received at or after this time.
+             */
+            since?: string;
+            /** @description Replay the events after this cursor. */
+            after?: string;
+            /**
+             * Format: date-time
+             * @description Only events received before this time.
+             */
+            until?: string;
         };
         Requeued: {
             requeued: number;
@@ -707,6 +785,10 @@ export interface components {
             /** @enum {string} */
             signature_scheme: "standard" | "stripe";
             retry: components["schemas"]["RetryOverride"] | null;
+            /** @description The custom headers by name; each value is shown only to a key with scope subscriptions (or admin), null to others. */
+            headers: {
+                [key: string]: string | null;
+            };
             enabled: boolean;
             disabled_reason: ("manual" | "gone" | "failing") | null;
             /** @description Until then the secret before the last rotation signs alongside the new one. */
@@ -727,6 +809,7 @@ export interface components {
             /** @enum {string} */
             signature_scheme?: "standard" | "stripe";
             retry?: components["schemas"]["RetryOverride"] | null;
+            headers?: components["schemas"]["SubscriptionHeaders"];
             enabled?: boolean;
         };
         SubscriptionCreated: {
@@ -742,6 +825,10 @@ export interface components {
             /** @enum {string} */
             signature_scheme: "standard" | "stripe";
             retry: components["schemas"]["RetryOverride"] | null;
+            /** @description The custom headers by name; each value is shown only to a key with scope subscriptions (or admin), null to others. */
+            headers: {
+                [key: string]: string | null;
+            };
             enabled: boolean;
             disabled_reason: ("manual" | "gone" | "failing") | null;
             /** @description Until then the secret before the last rotation signs alongside the new one. */
@@ -752,6 +839,10 @@ export interface components {
             updated_at: string;
             /** @description The signing secret (whsec_…): shown only here and on rotation. */
             secret: string;
+        };
+        /** @description Headers sent on every delivery, name → value (at most 20); the signature and x-pushhub-* names are refused. Values are never logged. */
+        SubscriptionHeaders: {
+            [key: string]: string;
         };
         SubscriptionList: {
             subscriptions: components["schemas"]["Subscription"][];
@@ -767,7 +858,42 @@ export interface components {
             /** @enum {string} */
             signature_scheme?: "standard" | "stripe";
             retry?: components["schemas"]["RetryOverride"] | null;
+            headers?: components["schemas"]["SubscriptionHeaders"];
             enabled?: boolean;
+        };
+        Task: {
+            id: string;
+            /** @enum {string} */
+            kind: "replay";
+            /** @enum {string} */
+            state: "running" | "succeeded" | "failed";
+            /** @description Log positions of the range looked at so far. */
+            done: number;
+            /** @description Log positions in the range (fixed when the task was created). */
+            total: number;
+            error: string | null;
+            subscription_id: string;
+            /** @description Deliveries the task created so far. */
+            deliveries_created: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        TaskStarted: {
+            task_id: string;
+            /** @description Path of the task resource. */
+            status_url: string;
+        };
+        TestEventRequest: {
+            /** @description Default pushhub.test. */
+            type?: string;
+            /** @description Any JSON value; default { "subscription_id": "<id>" }. */
+            data?: unknown;
+        };
+        TestEventSent: {
+            event_id: string;
+            delivery_id: string;
         };
         TokenRequest: {
             channels: string[];
@@ -2567,6 +2693,408 @@ export interface operations {
             };
         };
     };
+    replaySubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description The task started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskStarted"];
+                };
+            };
+            /** @description `invalid_request`: The request is invalid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: A valid API key or token is required. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description `forbidden`: The credential does not grant this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description `not_found`: Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description `cursor_expired`: The cursor is older than the retained log or belongs to another database. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "cursor_expired";
+                        };
+                    };
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description `unsupported_media_type`: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "internal_error";
+                        };
+                    };
+                };
+            };
+            /** @description `shutting_down`: The hub is shutting down; retry later. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "shutting_down";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    sendTestEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestEventRequest"];
+            };
+        };
+        responses: {
+            /** @description Published and queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestEventSent"];
+                };
+            };
+            /** @description `invalid_request`: The request is invalid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: A valid API key or token is required. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description `forbidden`: The credential does not grant this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description `not_found`: Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description `unsupported_media_type`: Send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "internal_error";
+                        };
+                    };
+                };
+            };
+            /** @description `shutting_down`: The hub is shutting down; retry later. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "shutting_down";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description `invalid_request`: The request is invalid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "invalid_request";
+                        };
+                    };
+                };
+            };
+            /** @description `unauthorized`: A valid API key or token is required. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthorized";
+                        };
+                    };
+                };
+            };
+            /** @description `forbidden`: The credential does not grant this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description `not_found`: Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "internal_error";
+                        };
+                    };
+                };
+            };
+            /** @description `shutting_down`: The hub is shutting down; retry later. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "shutting_down";
+                        };
+                    };
+                };
+            };
+        };
+    };
     listDeliveries: {
         parameters: {
             query?: {
@@ -3057,7 +3585,7 @@ export interface operations {
                 "last-event-id"?: string;
             };
             path: {
-                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters. */
+                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters; the hub's own channels start with "$hub." ($hub.subscriptions, $hub.deliveries, $hub.channels, $hub.test). */
                 channel: string;
             };
             cookie?: never;
@@ -3155,7 +3683,7 @@ export interface operations {
                 "access-control-request-method": string;
             };
             path: {
-                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters. */
+                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters; the hub's own channels start with "$hub." ($hub.subscriptions, $hub.deliveries, $hub.channels, $hub.test). */
                 channel: string;
             };
             cookie?: never;
@@ -3247,7 +3775,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters. */
+                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters; the hub's own channels start with "$hub." ($hub.subscriptions, $hub.deliveries, $hub.channels, $hub.test). */
                 channel: string;
             };
             cookie?: never;
@@ -3359,7 +3887,7 @@ export interface operations {
                 "access-control-request-method": string;
             };
             path: {
-                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters. */
+                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters; the hub's own channels start with "$hub." ($hub.subscriptions, $hub.deliveries, $hub.channels, $hub.test). */
                 channel: string;
             };
             cookie?: never;
@@ -3446,7 +3974,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters. */
+                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters; the hub's own channels start with "$hub." ($hub.subscriptions, $hub.deliveries, $hub.channels, $hub.test). */
                 channel: string;
             };
             cookie?: never;
@@ -3544,7 +4072,7 @@ export interface operations {
                 "access-control-request-method": string;
             };
             path: {
-                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters. */
+                /** @description A channel: dot-separated segments of A-Z a-z 0-9 _ : -, at most 128 characters; the hub's own channels start with "$hub." ($hub.subscriptions, $hub.deliveries, $hub.channels, $hub.test). */
                 channel: string;
             };
             cookie?: never;

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { KEY_COLUMNS as API_KEY_COLUMNS, type KeyRow as ApiKeyRow } from '../keys.js';
 import { cursorCodec } from '../../domain/cursor.js';
 import { fillTemplateAfter, type ResponseTemplate } from '../../domain/response-template.js';
+import { TASK_COLUMNS, type TaskRow } from '../../domain/task.js';
 import { ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, type DeliveryAttemptRow, type DeliveryRow, type EventRow, type SubscriptionRow } from '../rows.js';
 import { checkSourceSchema, CopyError, PAGE_ROWS, reason, type CopyCounts, type OpenSnapshot, type Pages, type SavedKeyRow, type Snapshot, type SnapshotHead } from '../snapshot.js';
 import { releaseSet, types } from './index.js';
@@ -11,7 +12,7 @@ import { latestSchemaVersion, migrate, MIGRATION_LOCK, SchemaTooNewError } from 
 // password, for messages; the URL itself never goes into one.
 
 /** The tables a copy reads and writes. Others (a later migration's) are left alone. */
-const TABLES = ['log_head', 'events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys', 'api_keys'] as const;
+const TABLES = ['log_head', 'events', 'subscriptions', 'deliveries', 'delivery_attempts', 'idempotency_keys', 'api_keys', 'tasks'] as const;
 
 async function connect(url: string, name: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: 'pushhub copy', connectionTimeoutMillis: 10_000, types });
@@ -75,6 +76,7 @@ export async function openPostgresSnapshot(url: string, name: string): Promise<O
       deliveries: () => all<DeliveryRow>('copy_deliveries', `SELECT ${DELIVERY_COLUMNS.join(', ')} FROM deliveries ORDER BY seq`),
       attempts: () => all<DeliveryAttemptRow>('copy_attempts', `SELECT ${ATTEMPT_COLUMNS.join(', ')} FROM delivery_attempts ORDER BY delivery_seq, n`),
       apiKeys: () => all<ApiKeyRow>('copy_api_keys', `SELECT ${API_KEY_COLUMNS.join(', ')} FROM api_keys ORDER BY id`),
+      tasks: () => all<TaskRow>('copy_tasks', `SELECT ${TASK_COLUMNS.join(', ')} FROM tasks ORDER BY id`),
       async *idempotencyKeys() {
         type Row = { key: string; fingerprint: string; response_template: string; response_base: number; created_at: number };
         const saved = all<Row>(
@@ -194,6 +196,7 @@ const SUBSCRIPTION_TYPES: ColumnTypes<SubscriptionRow> = {
   id: 'text', url: 'text', channels: 'text', types: 'text', description: 'text', ordered: 'boolean', max_in_flight: 'integer',
   rate_limit_per_s: 'double precision', signature_scheme: 'text', retry: 'text', secret: 'text', previous_secret: 'text',
   previous_secret_expires_at: 'bigint', enabled: 'boolean', disabled_reason: 'text', created_at: 'bigint', updated_at: 'bigint',
+  headers: 'text',
 };
 const DELIVERY_TYPES: ColumnTypes<DeliveryRow> = {
   seq: 'bigint', id: 'text', subscription_id: 'text', event_id: 'text', event_seq: 'bigint', state: 'text', attempts: 'integer',
@@ -212,6 +215,10 @@ interface KeyRow {
 }
 const API_KEY_TYPES: ColumnTypes<ApiKeyRow> = {
   id: 'text', name: 'text', scopes: 'text', prefix: 'text', hash: 'text', created_at: 'bigint', expires_at: 'bigint', last_used_at: 'bigint',
+};
+const TASK_TYPES: ColumnTypes<TaskRow> = {
+  id: 'text', kind: 'text', subscription_id: 'text', state: 'text', from_seq: 'bigint', to_seq: 'bigint', since: 'bigint', until: 'bigint',
+  position: 'bigint', created: 'bigint', error: 'text', created_at: 'bigint', updated_at: 'bigint',
 };
 const KEY_TYPES: ColumnTypes<KeyRow> = { key: 'text', fingerprint: 'text', response_template: 'text', response_base: 'bigint', created_at: 'bigint' };
 
@@ -252,6 +259,7 @@ async function fill(client: pg.ClientBase, snapshot: Snapshot, now: number): Pro
     created_at: k.created_at,
   }));
   await insertAll(client, 'api_keys', API_KEY_TYPES, snapshot.apiKeys());
+  await insertAll(client, 'tasks', TASK_TYPES, snapshot.tasks());
   // As a hub does at start: nothing copied stays claimed by a hub.
   await client.query(`UPDATE deliveries SET ${releaseSet('$1')} WHERE state = 'in_flight'`, [now]);
   // The deliveries' bigserial goes on after every seq the source handed out.

@@ -2,10 +2,31 @@ import pg from 'pg';
 import type { Random } from '../../clock.js';
 import type { ClaimedDelivery } from '../../domain/delivery.js';
 import type { DeliveryState } from '../../domain/event-status.js';
+import type { DisabledReason } from '../../domain/subscription.js';
 import { cursorCodec, newEpoch } from '../../domain/cursor.js';
 import { fillTemplateAfter, type ResponseTemplate } from '../../domain/response-template.js';
+import { newId } from '../../domain/ids.js';
+import {
+  planOperational,
+  subscriptionChangeEvents,
+  subscriptionDeletedEvent,
+  subscriptionDisabledEvent,
+  type OperationalEvent,
+} from '../../domain/operational.js';
+import { fromTaskRow, replayTargets, TASK_COLUMNS, toTaskRow, type Task, type TaskRow } from '../../domain/task.js';
+import { eventfulRecords, recordedEvents, type RecordedRow } from '../operational.js';
+import { watcherOf } from '../subscriptions.js';
 import type { Logger } from '../../logger.js';
-import { NotDurableError, StaleSubscriptionsError, type ClaimResult, type EventPage, type Store, type StoreChange } from '../store.js';
+import {
+  NotDurableError,
+  StaleSubscriptionsError,
+  type ClaimBatch,
+  type ClaimResult,
+  type EventPage,
+  type OperationalAppend,
+  type Store,
+  type StoreChange,
+} from '../store.js';
 import { hasSqlState, isUnavailable, pgStorageError } from './errors.js';
 import { appendRows, initLog } from './log.js';
 import { fromKeyRow, KEY_COLUMNS, toKeyRow, type KeyRow } from '../keys.js';
@@ -202,6 +223,30 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     return { head: first.head, prunedThrough: first.pruned_through, events: first.seq === null ? [] : (found as EventRow[]).map(fromEventRow) };
   };
 
+  /**
+   * Writes operational events with their deliveries inside a transaction of `client`: the
+   * subscriptions that could match are read in it, the events appended like any commit (the
+   * head's lock taken last, held only until the COMMIT that follows).
+   */
+  const writeOperational = async (client: pg.PoolClient, ops: readonly OperationalEvent[], now: number): Promise<OperationalAppend> => {
+    if (ops.length === 0) return { events: [], deliveries: [] };
+    const { rows: found } = await client.query<{ id: string; channels: string; types: string | null }>({
+      name: 'pushhub_watchers',
+      text: `SELECT id, channels, types FROM subscriptions WHERE channels LIKE '%"$%' ORDER BY created_at, id`,
+    });
+    const planned = planOperational(ops, found.map(watcherOf), now, random);
+    const base = await appendRows(client, { events: planned.events, deliveries: planned.deliveries, now });
+    return { events: planned.events.map((e, i) => ({ id: e.id, seq: base + 1 + i })), deliveries: planned.deliveries };
+  };
+  const subscriptionForUpdate = async (client: pg.PoolClient, id: string) => {
+    const { rows: found } = await client.query<SubscriptionRow>({
+      name: 'pushhub_subscription_for_update',
+      text: `SELECT ${SUBSCRIPTION_LIST} FROM subscriptions WHERE id = $1 FOR UPDATE`,
+      values: [id],
+    });
+    return found[0] && fromSubscriptionRow(found[0]);
+  };
+
   const watchers: Array<(change: StoreChange) => void> = [];
   const watch = startWatch({
     url,
@@ -282,29 +327,106 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       );
       return { version: found[0]!.version, subscriptions: found[0]!.id === null ? [] : found.map(fromSubscriptionRow) };
     },
-    async putSubscription(sub) {
-      const row = toSubscriptionRow(sub);
-      await query(
-        'pushhub_put_subscription',
-        `WITH put AS (
+    putSubscription: (sub) =>
+      transaction(async (client) => {
+        const before = await subscriptionForUpdate(client, sub.id);
+        const row = toSubscriptionRow(sub);
+        await client.query({
+          name: 
+'pushhub_put_subscription',
+          text: `WITH put AS (
            INSERT INTO subscriptions (${SUBSCRIPTION_LIST}) VALUES (${SUBSCRIPTION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
            ON CONFLICT (id) DO UPDATE SET ${SUBSCRIPTION_COLUMNS.slice(1).map((c) => `${c} = excluded.${c}`).join(', ')}
          ), bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1)
          SELECT pg_notify('${CHANGED_CHANNEL}', 'subscriptions')`,
-        SUBSCRIPTION_COLUMNS.map((c) => row[c]),
-      );
+          values: SUBSCRIPTION_COLUMNS.map((c) => row[c]),
+        });
+        await writeOperational(client, subscriptionChangeEvents(before, sub), sub.updatedAt);
+      }),
+    deleteSubscription: (id, now) =>
+      transaction(async (client) => {
+        const sub = await subscriptionForUpdate(client, id);
+        if (!sub) return false;
+        await client.query({
+          name: 'pushhub_delete_subscription',
+          text: `WITH gone AS (DELETE FROM subscriptions WHERE id = $1 RETURNING id),
+           unleased AS (DELETE FROM subscription_leases WHERE subscription_id IN (SELECT id FROM gone)),
+           bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1 WHERE EXISTS (SELECT 1 FROM gone))
+           SELECT count(*) AS deleted, pg_notify('${CHANGED_CHANNEL}', 'subscriptions') FROM gone`,
+          values: [id],
+        });
+        await writeOperational(client, [subscriptionDeletedEvent(sub)], now);
+        return true;
+      }),
+    appendOperational: (ops, now) => transaction((client) => writeOperational(client, ops, now)),
+
+    async createTask(task) {
+      const row = toTaskRow({ ...task, state: 'running', position: task.fromSeq, created: 0, error: null, updatedAt: task.createdAt });
+      await query('pushhub_create_task', `INSERT INTO tasks (${TASK_LIST}) VALUES (${TASK_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`, TASK_COLUMNS.map((c) => row[c]));
     },
-    async deleteSubscription(id) {
-      const [row] = await rows<{ deleted: number }>(
-        'pushhub_delete_subscription',
-        `WITH gone AS (DELETE FROM subscriptions WHERE id = $1 RETURNING id),
-         unleased AS (DELETE FROM subscription_leases WHERE subscription_id IN (SELECT id FROM gone)),
-         bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1 WHERE EXISTS (SELECT 1 FROM gone))
-         SELECT count(*) AS deleted, pg_notify('${CHANGED_CHANNEL}', 'subscriptions') FROM gone`,
-        [id],
-      );
-      return row!.deleted > 0;
+    async task(id) {
+      const [row] = await rows<TaskRow>('pushhub_task', `SELECT ${TASK_LIST} FROM tasks WHERE id = $1`, [id]);
+      return row && fromTaskRow(row);
     },
+    async claimTask(now, leaseMs) {
+      // Claims lapse on database time: the hubs' clocks need not agree.
+      const [row] = await rows<TaskRow>(
+        'pushhub_claim_task',
+        `WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
+         UPDATE tasks SET owner = $1, lease_until = (SELECT ms FROM clock) + $2, updated_at = $3
+         WHERE id = (SELECT id FROM tasks WHERE state = 'running' AND (owner IS NULL OR lease_until < (SELECT ms FROM clock))
+                     ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING ${TASK_LIST}`,
+        [hubId, leaseMs, now],
+      );
+      return row && fromTaskRow(row);
+    },
+    replayBatch: (taskId, now, leaseMs, limit) =>
+      transaction(async (client) => {
+        const run = <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]) => client.query<R>({ name, text, values });
+        const [held] = (await run<TaskRow>('pushhub_task_held', `SELECT ${TASK_LIST} FROM tasks WHERE id = $1 AND owner = $2 AND state = 'running' FOR UPDATE`, [taskId, hubId])).rows;
+        if (!held) return undefined;
+        const task = fromTaskRow(held);
+        const [subRow] = (await run<SubscriptionRow>('pushhub_subscription_in_tx', `SELECT ${SUBSCRIPTION_LIST} FROM subscriptions WHERE id = $1`, [task.subscriptionId])).rows;
+        let next: Task;
+        let created = 0;
+        if (!subRow) {
+          next = { ...task, state: 'failed', error: 'the subscription was deleted', updatedAt: now };
+        } else {
+          const sub = fromSubscriptionRow(subRow);
+          const page = (
+            await run<EventRow>('pushhub_replay_page', `SELECT ${EVENT_LIST} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`, [task.position, task.toSeq, limit])
+          ).rows.map(fromEventRow);
+          const last = page.at(-1)?.seq ?? task.toSeq; // nothing left of the range: retention took it
+          const had = await run<{ event_seq: number }>(
+            'pushhub_replay_had',
+            'SELECT event_seq FROM deliveries WHERE subscription_id = $1 AND event_seq > $2 AND event_seq <= $3',
+            [sub.id, task.position, last],
+          );
+          const owed = replayTargets(sub, task, page, new Set(had.rows.map((r) => r.event_seq)));
+          if (owed.length > 0) {
+            await run(
+              'pushhub_replay_insert',
+              `WITH made AS (
+                 INSERT INTO deliveries (id, subscription_id, event_id, event_seq, state, next_attempt_at, created_at, updated_at)
+                 SELECT d.id, $1, d.event_id, d.event_seq, 'pending', $2, $2, $2
+                 FROM unnest($3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS d (id, event_id, event_seq, n) ORDER BY d.n
+               )
+               SELECT pg_notify('${CHANGED_CHANNEL}', 'due:' || $1)`,
+              [sub.id, now, owed.map(() => newId('dlv', { now: () => now }, random)), owed.map((e) => e.id), owed.map((e) => e.seq)],
+            );
+          }
+          created = owed.length;
+          next = { ...task, position: last, created: task.created + created, state: last >= task.toSeq ? 'succeeded' : 'running', updatedAt: now };
+        }
+        await run(
+          'pushhub_task_update',
+          `UPDATE tasks SET state = $2, position = $3, created = $4, error = $5, updated_at = $6,
+             lease_until = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $7 WHERE id = $1`,
+          [next.id, next.state, next.position, next.created, next.error, now, leaseMs],
+        );
+        return { task: next, created };
+      }),
 
     async createKey(key) {
       const row = toKeyRow(key);
@@ -429,6 +551,21 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           await run('pushhub_fence', FENCE, [hubId, leases.map((l) => l.subscriptionId), leases.map((l) => l.epoch)])
         ).rows.map((r: { subscription_id: string }) => r.subscription_id);
         const mine = new Set(held);
+        // The operational events of this pass, from the rows as they were before it (locked:
+        // the records below apply to exactly these).
+        const eventful = eventfulRecords(records);
+        const ops: OperationalEvent[] = [];
+        if (eventful.length > 0) {
+          const before = await run(
+            'pushhub_recorded_rows',
+            `SELECT d.seq, d.id, d.subscription_id, d.event_id, e.channel, d.last_status
+             FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq
+             WHERE d.seq = ANY($1::bigint[]) AND d.state = 'in_flight' AND ${fenced('$2')}
+             FOR UPDATE OF d`,
+            [eventful.map((r) => r.deliverySeq), held],
+          );
+          ops.push(...recordedEvents(eventful, before.rows as RecordedRow[]));
+        }
         if (records.length > 0) {
           await run('pushhub_record_attempts', RECORD_ATTEMPTS, [
             records.map((r) => r.deliverySeq),
@@ -468,31 +605,22 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           );
         }
         if (disable.length > 0) {
-          await run(
+          const off = await run(
             'pushhub_disable',
             `WITH off AS (
                UPDATE subscriptions s SET enabled = false, disabled_reason = d.reason, updated_at = $1
-               FROM unnest($2::text[], $3::text[]) AS d (id, reason) WHERE s.id = d.id AND s.id = ANY($4::text[]) RETURNING s.id
+               FROM unnest($2::text[], $3::text[]) AS d (id, reason) WHERE s.id = d.id AND s.enabled AND s.id = ANY($4::text[])
+               RETURNING s.id, s.url, d.reason
              ), bumped AS (UPDATE log_head SET subscriptions_version = subscriptions_version + 1 WHERE EXISTS (SELECT 1 FROM off))
-             SELECT pg_notify('${CHANGED_CHANNEL}', 'subscriptions') FROM (SELECT 1) one WHERE EXISTS (SELECT 1 FROM off)`,
+             SELECT off.*, pg_notify('${CHANGED_CHANNEL}', 'subscriptions') FROM off`,
             [now, disable.map((d) => d.id), disable.map((d) => d.reason), held],
           );
+          for (const r of off.rows as Array<{ id: string; url: string; reason: DisabledReason }>) ops.push(subscriptionDisabledEvent(r, r.reason));
         }
         const results: ClaimResult[] = [];
-        if (!claims) return results;
-        let budget = claims.budget;
-        for (const { subscriptionId, ordered, limit } of claims.requests) {
-          if (budget <= 0) break;
-          if (!mine.has(subscriptionId)) {
-            results.push({ claimed: [], nextDueAt: null }); // not this hub's (any more): its owner claims
-            continue;
-          }
-          const result = ordered
-            ? await claimHead(client, subscriptionId, now)
-            : await claimDue(client, subscriptionId, Math.min(limit, budget), now);
-          budget -= result.claimed.length;
-          results.push(result);
-        }
+        if (claims) await claimAll(client, claims, mine, now, results);
+        // Last: the head's lock is held only until the COMMIT.
+        await writeOperational(client, ops, now);
         return results;
       }),
 
@@ -531,17 +659,18 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (row.prior === 'cancelled') return { ok: false, reason: 'cancelled' };
       return { ok: true, delivery: fromDeliveryRow(row) };
     },
-    async redriveDead(subscriptionId, now, batch) {
+    async redriveDead(subscriptionId, now, batch, window = {}) {
       const [row] = await rows<{ requeued: number }>(
         'pushhub_redrive',
         `WITH requeued AS (
            UPDATE deliveries SET state = 'pending', cycle_attempts = 0, cycle_started_at = NULL, completed_at = NULL,
              next_attempt_at = $1, updated_at = $1
-           WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = $2 ORDER BY seq LIMIT $3 FOR UPDATE)
+           WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'dead' AND subscription_id = $2 AND created_at >= $4 AND created_at < $5
+                         ORDER BY seq LIMIT $3 FOR UPDATE)
            RETURNING 1
          )
          SELECT count(*) AS requeued, pg_notify('${CHANGED_CHANNEL}', 'due:' || $2) FROM requeued`,
-        [now, subscriptionId, batch],
+        [now, subscriptionId, batch, window.since ?? 0, window.until ?? Number.MAX_SAFE_INTEGER],
       );
       return row!.requeued;
     },
@@ -718,6 +847,7 @@ const EVENT_LIST = EVENT_COLUMNS.join(', ');
 const DELIVERY_LIST = DELIVERY_COLUMNS.join(', ');
 const SUBSCRIPTION_LIST = SUBSCRIPTION_COLUMNS.join(', ');
 const KEY_LIST = KEY_COLUMNS.join(', ');
+const TASK_LIST = TASK_COLUMNS.join(', ');
 
 const WAITING = "state IN ('pending', 'retrying')";
 const FINISHED = "state IN ('succeeded', 'dead', 'cancelled')";
@@ -805,6 +935,21 @@ const toClaimed = (subscriptionId: string, r: ClaimRow): ClaimedDelivery => ({
   cycleStartedAt: r.cycle_started_at,
   event: { seq: r.event_seq, id: r.event_id, channel: r.channel, type: r.type, occurredAt: r.occurred_at, receivedAt: r.received_at, data: r.data },
 });
+
+/** The claims of a pass, in order, within its budget; only subscriptions this hub holds (`mine`). */
+async function claimAll(client: pg.PoolClient, claims: ClaimBatch, mine: ReadonlySet<string>, now: number, results: ClaimResult[]): Promise<void> {
+  let budget = claims.budget;
+  for (const { subscriptionId, ordered, limit } of claims.requests) {
+    if (budget <= 0) break;
+    if (!mine.has(subscriptionId)) {
+      results.push({ claimed: [], nextDueAt: null }); // not this hub's (any more): its owner claims
+      continue;
+    }
+    const result = ordered ? await claimHead(client, subscriptionId, now) : await claimDue(client, subscriptionId, Math.min(limit, budget), now);
+    budget -= result.claimed.length;
+    results.push(result);
+  }
+}
 
 async function claimDue(client: pg.PoolClient, subscriptionId: string, limit: number, now: number): Promise<ClaimResult> {
   const { rows } = await client.query<ClaimRow & { next_due: number | null }>({ name: 'pushhub_claim_due', text: CLAIM_DUE, values: [subscriptionId, now, limit] });
