@@ -8,6 +8,7 @@ export type DeliveryDetail = Schemas['DeliveryDetail'];
 export type Envelope = Schemas['Envelope'];
 export type EventStatus = Schemas['EventStatus'];
 export type Key = Schemas['Key'];
+export type Task = Schemas['Task'];
 export type Scope = Key['scopes'][number];
 export type Api = Client<paths>;
 
@@ -46,18 +47,3 @@ function toApiError(status: number, body: unknown): ApiError {
   return new ApiError(status, err?.code ?? 'http_error', err?.message ?? `The hub answered ${status}.`);
 }
 
-/**
- * A call to a route of the contract that this checkout's /openapi.json does not document yet
- * (replay, test events, tasks: see ./pending.ts). Once the document has them, regenerate the
- * types (npm run dashboard:api-types) and move the call onto the typed client.
- */
-export async function untyped<T>(key: string, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json: unknown = response.status === 204 ? undefined : await response.json().catch(() => undefined);
-  if (!response.ok) throw toApiError(response.status, json);
-  return json as T;
-}

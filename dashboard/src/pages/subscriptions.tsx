@@ -1,7 +1,6 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ok, untyped, type Delivery, type Subscription } from '../api/client';
-import type { Task, TaskAccepted, TestEventAccepted } from '../api/pending';
+import { ok, type Delivery, type Subscription, type Task } from '../api/client';
 import { metric, scrapeMetrics } from '../live';
 import { useSession } from '../session';
 import { Action, Field, Loadable, Secret, Table, isoOf, list, useLoad, useNotify, value } from '../ui';
@@ -93,16 +92,16 @@ function SubscriptionForm({ editing, onSaved, onCancel }: { editing?: Subscripti
 
 /** Replay since… (a task, followed until done). */
 function ReplayPanel({ sub, onClose }: { sub: Subscription; onClose: () => void }): JSX.Element {
-  const { key } = useSession();
+  const { api } = useSession();
   const [since, setSince] = useState('');
   const [until, setUntil] = useState('');
   const [task, setTask] = useState<Task>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     if (!task || task.state !== 'running') return;
-    const timer = setTimeout(() => void untyped<Task>(key, 'GET', `/v1/tasks/${task.id}`).then(setTask, (err: Error) => setError(err.message)), 1000);
+    const timer = setTimeout(() => void ok(api.GET('/v1/tasks/{id}', { params: { path: { id: task.id } } })).then(setTask, (err: Error) => setError(err.message)), 1000);
     return () => clearTimeout(timer);
-  }, [task, key]);
+  }, [task, api]);
   return (
     <form
       class="card form"
@@ -111,8 +110,8 @@ function ReplayPanel({ sub, onClose }: { sub: Subscription; onClose: () => void 
         e.preventDefault();
         setError(undefined);
         try {
-          const accepted = await untyped<TaskAccepted>(key, 'POST', `/v1/subscriptions/${sub.id}/replay`, { since: isoOf(since), until: isoOf(until) });
-          setTask(await untyped<Task>(key, 'GET', accepted.status_url));
+          const accepted = await ok(api.POST('/v1/subscriptions/{id}/replay', { params: { path: { id: sub.id } }, body: { since: isoOf(since), until: isoOf(until) } }));
+          setTask(await ok(api.GET('/v1/tasks/{id}', { params: { path: { id: accepted.task_id } } })));
         } catch (err) {
           setError((err as Error).message);
         }
@@ -136,7 +135,7 @@ function ReplayPanel({ sub, onClose }: { sub: Subscription; onClose: () => void 
 
 export function Subscriptions(): JSX.Element {
   const session = useSession();
-  const { api, key, features } = session;
+  const { api, features } = session;
   const notify = useNotify();
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<Subscription>();
@@ -225,7 +224,7 @@ export function Subscriptions(): JSX.Element {
                       return changed();
                     }} />
                     <Action label="Send test event" disabledReason={features.testEvent ? undefined : NOT_ON_THIS_HUB} run={async () => {
-                      const sent = await untyped<TestEventAccepted>(key, 'POST', `/v1/subscriptions/${s.id}/test`, {});
+                      const sent = await ok(api.POST('/v1/subscriptions/{id}/test', { ...path(s), body: {} }));
                       return changed(`Test event ${sent.event_id} sent (delivery ${sent.delivery_id})`);
                     }} />
                     <Action label="Replay" disabledReason={features.replay ? undefined : NOT_ON_THIS_HUB} run={async () => setReplaying(s)} />
