@@ -49,10 +49,13 @@ function open(url: string): Promise<WebSocket> {
   });
 }
 
+let finished = false;
 function done(): void {
-  process.stdout.write(`${JSON.stringify({ latencies, byHub, missing: cfg.count - latencies.length })}\n`);
+  if (finished) return; // every socket got it, or the deadline passed: whichever is first
+  finished = true;
   for (const ws of sockets) ws.terminate();
-  process.exit(0);
+  // Stdout is a pipe (asynchronous): exit once the line, a few hundred kilobytes, is out.
+  process.stdout.write(`${JSON.stringify({ latencies, byHub, missing: cfg.count - latencies.length })}\n`, () => process.exit(0));
 }
 
 /** A hub busy with thousands of handshakes may answer one late (408): up to 3 tries, then fail. */
