@@ -96,7 +96,7 @@ export class SseStream extends StreamSink {
 
   end(): void {
     if (!this.isOpen()) return;
-    this.writePending();
+    this.writePending(false);
     this.res.end();
   }
 }

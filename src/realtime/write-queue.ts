@@ -90,9 +90,12 @@ export abstract class WriteQueue {
     this.scheduler.later(this);
   }
 
-  /** Writes what waits for the window now: before a frame that must follow it (an ack, a close). */
-  protected writePending(): void {
-    if (this.pending.length > 0) this.writeOut(this.scheduled);
+  /**
+   * Writes what waits for the window now: before a frame that must follow it (an ack, a
+   * close). `checkSlow` false: the caller is closing the peer anyway.
+   */
+  protected writePending(checkSlow = true): void {
+    if (this.pending.length > 0) this.writeOut(checkSlow && this.scheduled);
   }
 
   /** Bytes queued to the peer and not yet handed to the kernel. */

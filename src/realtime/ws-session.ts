@@ -98,7 +98,7 @@ export class WsSession extends StreamSink {
   close(code: number, reason: string): void {
     if (this.ws.readyState >= 2) return; // CLOSING or CLOSED
     this.ctx.metrics.closes.inc({ code: String(code) });
-    this.writePending(); // the events queued before the close frame
+    this.writePending(false); // the events queued before the close frame
     this.ws.close(code, reason);
     this.closeTimer = setTimeout(() => this.ws.terminate(), this.ctx.config.closeGraceMs);
     this.closeTimer.unref();

@@ -54,9 +54,9 @@ class TestQueue extends WriteQueue {
     this.slow.push(buffered);
     this.open = false;
   }
-  /** What a control frame does first (WsSession.send, SseStream.write). */
-  beforeControlFrame(): void {
-    this.writePending();
+  /** What a control frame does first (WsSession.send, SseStream.write); a close passes false. */
+  beforeControlFrame(checkSlow = true): void {
+    this.writePending(checkSlow);
   }
 }
 
@@ -182,6 +182,16 @@ describe('WriteQueue and WriteScheduler (write coalescing)', () => {
     timers.fire();
     expect(queue.slow).toEqual([16]);
     expect(peer.writes).toEqual(['0123456789']); // the stream holds the rest in its buffer
+    peer.release();
+  });
+
+  it('writes what waits before a close without judging the peer slow (it is being closed)', () => {
+    const { peer, queue } = setup({ stalled: true, sendBufferBytes: 4 });
+    queue.enqueueBytes(b('0123456789'));
+    queue.flush(true);
+    queue.beforeControlFrame(false);
+    expect(peer.writes).toEqual(['0123456789']);
+    expect(queue.slow).toEqual([]);
     peer.release();
   });
 
