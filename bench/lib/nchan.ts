@@ -127,7 +127,7 @@ export async function startNchan(workers: NchanWorkers): Promise<NchanServer | n
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
       process.off('exit', reap);
-      if (process.env.KEEP_NCHAN) log('nchan prefix', prefix); else rmSync(prefix, { recursive: true, force: true });
+      rmSync(prefix, { recursive: true, force: true });
     },
   };
 }
