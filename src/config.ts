@@ -29,6 +29,8 @@ const realtimeSchema = z.strictObject({
   pingIntervalMs: int(100, 600_000).default(30_000), // 30 s; a peer missing two pongs is dropped
   sseHeartbeatMs: int(100, 600_000).default(15_000), // 15 s comment heartbeat on SSE streams
   sendBufferBytes: int(16 * KiB, 256 * MiB).default(MiB), // 1 MiB queued to one peer, then 4008
+  writeDelayMs: int(0, 1000).default(2), // live deliveries to one peer gathered 2 ms, then one write; 0: write each batch at once
+  writeMaxBytes: int(1024, 16 * MiB).default(64 * KiB), // ...or written at once when this much waits
   maxSubscriptionsPerConnection: int(1, 100_000).default(100),
   maxFrameBytes: int(1024, 16 * MiB).default(256 * KiB), // 256 KiB inbound frame, then 1009
   publishRatePerS: int(1, 1_000_000).default(100), // WS publishes per connection per second (burst: 1 s worth)
@@ -175,6 +177,7 @@ const ENV: Record<string, string> = {
   PUSHHUB_CORS_ORIGINS: 'corsOrigins',
   PUSHHUB_SYNCHRONOUS: 'synchronous',
   PUSHHUB_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  PUSHHUB_WRITE_DELAY_MS: 'realtime.writeDelayMs',
   PUSHHUB_RETENTION_EVENTS_MS: 'retention.eventsMs',
   PUSHHUB_WEBHOOKS_TIMEOUT_MS: 'webhooks.retry.timeoutMs',
   PUSHHUB_WEBHOOKS_MAX_ATTEMPTS: 'webhooks.retry.maxAttempts',

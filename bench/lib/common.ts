@@ -67,17 +67,17 @@ export interface ChildServer {
  * The real hub, compiled (no TypeScript loader in its hot path), in a child process with a
  * fresh database; for benchmarks whose load generator runs here. Needs `npm run build`.
  */
-export function startHubProcess(config: Record<string, unknown> = {}): Promise<ChildServer> {
-  return startChild('bench/servers/hub.mjs', [JSON.stringify({ apiKey: API_KEY, tokenSecret: TOKEN_SECRET, ...config })]);
+export function startHubProcess(config: Record<string, unknown> = {}, nodeArgs: string[] = []): Promise<ChildServer> {
+  return startChild('bench/servers/hub.mjs', [JSON.stringify({ apiKey: API_KEY, tokenSecret: TOKEN_SECRET, ...config })], nodeArgs);
 }
 
 /**
- * Runs a server script as a child process (`.ts` through tsx, `.mjs` plain) and resolves
- * once it prints `{"ready":"<url>"}` on stdout.
+ * Runs a server script as a child process (`.ts` through tsx, `.mjs` plain; `nodeArgs`
+ * before it, e.g. `--expose-gc`) and resolves once it prints `{"ready":"<url>"}` on stdout.
  */
-export async function startChild(script: string, args: string[] = []): Promise<ChildServer> {
+export async function startChild(script: string, args: string[] = [], nodeArgs: string[] = []): Promise<ChildServer> {
   const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...loader, script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   // A benchmark that fails before stop() must not leave its server running after it.
   const reap = (): void => void child.kill('SIGKILL');

@@ -2,7 +2,9 @@
  * Load generator for bench/fanout.ts, bench/curve.ts and bench/cluster.ts, in its own
  * process: opens N subscribers (hub: WebSocket + `subscribe`; baseline: a bare WebSocket;
  * socketio: socket.io-client, websocket transport only, joining the channel's room;
- * socketio-wire: the same over a bare WebSocket speaking Socket.IO's wire protocol), spread
+ * socketio-wire: the same over a bare WebSocket speaking Socket.IO's wire protocol; nchan: a
+ * bare WebSocket on Nchan's subscriber location, and each publish's body is the very frame
+ * the hub would send, since Nchan relays what it is given), spread
  * over the server's URLs (several hubs on one log), publishes over HTTP (to each URL in
  * turn) at fixed rates (one step each), and as fast as a few concurrent publishers can
  * (saturation), and measures what the subscribers receive: deliveries/s and
@@ -14,11 +16,13 @@
  * argv: one JSON LoadConfig. Prints one JSON LoadResult line on stdout.
  */
 import { io, type Socket } from 'socket.io-client';
+import { Agent, request } from 'undici';
 import WebSocket from 'ws';
+import { envelope } from './envelope.js';
 import { cpuMeter, undisturbed, type CpuShares } from './cpu.js';
 
 export interface LoadConfig {
-  mode: 'hub' | 'baseline' | 'socketio' | 'socketio-wire';
+  mode: 'hub' | 'baseline' | 'socketio' | 'socketio-wire' | 'nchan';
   /** The server's http:// base URLs (several hubs on one log): subscribers and publishes go to each in turn. */
   bases: string[];
   publishPath: string;
@@ -72,7 +76,8 @@ function onFrame(data: Buffer): void {
 
 function openWs(base: string): Promise<() => void> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    const path = cfg.mode === 'nchan' ? `/sub/${CHANNEL}` : '/v1/ws';
+    const ws = new WebSocket(`${base.replace('http', 'ws')}${path}`, { headers: { authorization: `Bearer ${API_KEY}` } });
     ws.once('error', reject);
     ws.once('open', () => {
       const ready = (): void => {
@@ -122,15 +127,25 @@ function openSocketIo(base: string): Promise<() => void> {
   });
 }
 
+/**
+ * At most 32 publish connections per server: a server that falls behind at a fixed rate gets
+ * its requests queued here (their latency counts from when they fell due, the `t` they carry),
+ * not a burst of new connections (hundreds at once overflowed nginx's accept queue: resets).
+ */
+const publishAgent = new Agent({ connections: 32 });
 let publishes = 0;
 async function publishOne(): Promise<void> {
-  const res = await fetch(`${cfg.bases[publishes++ % cfg.bases.length]}${cfg.publishPath}`, {
+  const seq = ++publishes;
+  const input = { channel: CHANNEL, type: 'tick', data: { t: now(), pad: 'x'.repeat(100) } };
+  const res = await request(`${cfg.bases[seq % cfg.bases.length]}${cfg.publishPath}`, {
     method: 'POST',
+    dispatcher: publishAgent,
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel: CHANNEL, type: 'tick', data: { t: now(), pad: 'x'.repeat(100) } }),
+    body: JSON.stringify(cfg.mode === 'nchan' ? { op: 'event', event: envelope(input, seq) } : input),
   });
-  if (res.status !== 202) throw new Error(`publish → ${res.status}`);
-  await res.arrayBuffer();
+  await res.body.dump();
+  // Nchan answers 201 when the message had subscribers, 202 when it had none.
+  if (res.statusCode !== 202 && !(cfg.mode === 'nchan' && res.statusCode === 201)) throw new Error(`publish → ${res.statusCode}`);
 }
 
 async function waitQuiet(expected: number, timeoutMs: number): Promise<void> {
@@ -211,7 +226,7 @@ async function saturate(seconds: number): Promise<number> {
   return published;
 }
 
-const open = { hub: openWs, baseline: openWs, socketio: openSocketIo, 'socketio-wire': openSocketIoWire }[cfg.mode];
+const open = { hub: openWs, baseline: openWs, nchan: openWs, socketio: openSocketIo, 'socketio-wire': openSocketIoWire }[cfg.mode];
 const closers: (() => void)[] = [];
 for (let i = 0; i < cfg.subscribers; i += 100) {
   const batch = Array.from({ length: Math.min(100, cfg.subscribers - i) }, (_, j) => open(cfg.bases[(i + j) % cfg.bases.length]!));

@@ -9,7 +9,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { Server as SocketIoServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
-import { log, quick, runChild, startHubInProcess } from './common.js';
+import { log, quick, runChild, startHubProcess } from './common.js';
+import { envelope, type PublishBody } from './envelope.js';
 import type { LoadConfig, LoadResult } from './fanout-load.js';
 
 export const SUBSCRIBERS = quick ? 200 : 1000;
@@ -19,25 +20,6 @@ export interface PeerServer {
   /** Several hubs on one log (bench/cluster.ts): the subscribers and the publishes go to each in turn. */
   urls?: string[];
   close(): Promise<void>;
-}
-
-interface PublishBody {
-  channel: string;
-  type: string;
-  data: unknown;
-}
-
-/** The hub's event envelope (docs/protocol.md field order) for the nth published event. */
-function envelope(input: PublishBody, seq: number) {
-  return {
-    id: `evt_01JD6Z7${String(seq).padStart(19, '0')}`,
-    channel: input.channel,
-    type: input.type,
-    occurred_at: new Date().toISOString(),
-    cursor: `abcdefghij-${seq.toString(36)}`,
-    spec_version: '1',
-    data: input.data,
-  };
 }
 
 function readJson(req: IncomingMessage, then: (body: PublishBody) => void): void {
@@ -105,19 +87,22 @@ export async function startSocketIo(): Promise<PeerServer> {
 /** Room on a hub for every subscriber. */
 export const FANOUT_HUB_CONFIG = { realtime: { maxConnections: SUBSCRIBERS + 100 } };
 
-/** The hub with durable defaults, in this process, with room for the subscribers. */
-export const startHubForFanout = (): Promise<PeerServer> => startHubInProcess(FANOUT_HUB_CONFIG);
+/** The compiled hub with durable defaults, in a child process (as `npm start` runs it), with room for the subscribers. */
+export async function startHubForFanout(config: Record<string, unknown> = {}): Promise<PeerServer> {
+  const hub = await startHubProcess({ ...FANOUT_HUB_CONFIG, ...config, realtime: { ...FANOUT_HUB_CONFIG.realtime, ...(config.realtime as object | undefined) } });
+  return { url: hub.url, close: () => hub.stop() };
+}
 
 /** Runs the load generator (its own process) against a server started here, then stops the server. */
 export async function fanoutLoad(
   name: string,
   server: PeerServer,
   mode: LoadConfig['mode'],
-  load: Pick<LoadConfig, 'rates' | 'stepSeconds' | 'saturationSeconds' | 'saturationFirst'>,
+  load: Pick<LoadConfig, 'rates' | 'stepSeconds' | 'saturationSeconds' | 'saturationFirst' | 'publishers'>,
 ): Promise<LoadResult> {
   log(name);
   try {
-    const publishPath = mode === 'hub' ? '/v1/events' : '/publish';
+    const publishPath = mode === 'hub' ? '/v1/events' : mode === 'nchan' ? '/pub?id=fanout' : '/publish';
     const config: LoadConfig = { mode, bases: server.urls ?? [server.url], publishPath, subscribers: SUBSCRIBERS, ...load };
     const result = await runChild<LoadResult>('fanout-load.ts', [JSON.stringify(config)]);
     log(name, JSON.stringify(result));

@@ -5,6 +5,7 @@ import { HubError, invalidRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { endWithError } from '../raw-error.js';
 import { principalLog } from '../auth/principal.js';
+import { lazyRequestLogger } from './request-logger.js';
 
 export interface ServerOptions {
   logger: Logger;
@@ -27,6 +28,7 @@ export function createServer({ logger, bodyLimitBytes, random, isClosing }: Serv
     // One access line per request at debug (below), not two at info: logging must not cost
     // more than publishing.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestIdHeader: false,

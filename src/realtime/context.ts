@@ -9,6 +9,7 @@ import type { Store } from '../store/index.js';
 import type { RealtimeMetrics } from './metrics.js';
 import type { Presence } from './hub-presence.js';
 import type { ChannelRegistry } from './registry.js';
+import type { WriteScheduler } from './write-queue.js';
 
 /** What WebSocket sessions and SSE streams share; built once by createRealtime. */
 export interface RealtimeContext {
@@ -20,6 +21,8 @@ export interface RealtimeContext {
   publisher: Publisher;
   auth: Authenticator;
   registry: ChannelRegistry;
+  /** The write windows of fan-out (write-queue.ts). */
+  writes: WriteScheduler;
   presence: Presence;
   metrics: RealtimeMetrics;
   logger: Logger;

@@ -19,6 +19,7 @@ import { ChannelRegistry } from './registry.js';
 import type { Sink } from './sink.js';
 import { encodeTextFrame } from './ws-frame.js';
 import { sseRoutes, type SseStream } from './sse.js';
+import { WriteScheduler } from './write-queue.js';
 import { WsServer } from './ws-server.js';
 import { CloseCode } from './ws-session.js';
 
@@ -116,6 +117,7 @@ export function createRealtime(deps: RealtimeDeps): Realtime {
     ...deps,
     registry,
     presence,
+    writes: new WriteScheduler(config.writeDelayMs, config.writeMaxBytes),
     metrics: createRealtimeMetrics(metrics.registry, {
       connections: (transport) => (transport === 'ws' ? ws.sessions.size : streams.size),
       subscriptions: () => registry.size,

@@ -1,13 +1,14 @@
 import type { Writable } from 'node:stream';
 import type { EventFrames } from './event-frames.js';
 import type { GapReason } from './frames.js';
+import { WriteQueue } from './write-queue.js';
 
 export type Transport = 'ws' | 'sse';
 
 /**
  * Where one connection's events go: a WebSocket session or an SSE stream. Fan-out enqueues,
- * then flushes every touched sink once per committed batch, so a batch of events becomes one
- * write per peer.
+ * then flushes every touched sink once per committed batch; the sink writes what the batches
+ * of one write window queued in one write per peer (write-queue.ts).
  */
 export interface Sink {
   readonly transport: Transport;
@@ -24,11 +25,12 @@ export interface Sink {
    */
   enqueueGap(channel: string, reason: GapReason, cursor: string): void;
   /**
-   * Writes what was queued. With `live`, a peer whose send buffer passed the limit is
-   * closed as a slow consumer (WebSocket 4008); a replay paces itself instead.
+   * Writes what was queued: with `live` (fan-out) when the write window closes, and then a
+   * peer whose send buffer passed the limit is closed as a slow consumer (WebSocket 4008);
+   * otherwise at once (a replay, which paces itself instead).
    */
   flush(live: boolean): void;
-  /** Bytes queued to the peer and not yet handed to the kernel. */
+  /** Bytes queued to the peer (waiting for the window, or in the stream) and not yet handed to the kernel. */
   buffered(): number;
   /** Resolves once the send buffer emptied (at once if it is not backed up), or the peer left. */
   drained(): Promise<void>;
@@ -54,25 +56,16 @@ export function drainedOrClosed(stream: Writable): Promise<void> {
 }
 
 /**
- * A sink over a Node stream (the upgraded socket, the SSE response): queues, writes a batch
- * in one corked go, and hands a live peer past `sendBufferBytes` to `closeSlow`.
+ * A sink over a Node stream (the upgraded socket, the SSE response): encodes, and queues on
+ * its WriteQueue, which writes a live batch when the write window closes (write-queue.ts)
+ * and hands a live peer past `sendBufferBytes` to `closeSlow`.
  */
-export abstract class StreamSink implements Sink {
+export abstract class StreamSink extends WriteQueue implements Sink {
   abstract readonly transport: Transport;
   round = 0;
-  private readonly pending: Buffer[] = [];
-  private pendingBytes = 0;
 
-  constructor(
-    private readonly out: Writable,
-    private readonly sendBufferBytes: number,
-  ) {}
-
-  abstract isOpen(): boolean;
   /** This transport's bytes for one event (shared by every subscriber). */
   protected abstract encode(frames: EventFrames): Buffer;
-  /** The peer fell `buffered` bytes behind: count it and close it. */
-  protected abstract closeSlow(buffered: number): void;
   /** This transport's bytes for a gap notice (see Sink.enqueueGap). */
   protected abstract gapNotice(channel: string, reason: GapReason, cursor: string): Buffer;
 
@@ -80,34 +73,8 @@ export abstract class StreamSink implements Sink {
     this.enqueueBytes(this.encode(frames));
   }
 
-  enqueueBytes(bytes: Buffer): void {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-  }
-
   enqueueGap(channel: string, reason: GapReason, cursor: string): void {
     this.enqueueBytes(this.gapNotice(channel, reason, cursor));
-  }
-
-  flush(live: boolean): void {
-    const { pending, out } = this;
-    if (pending.length === 0) return;
-    const open = this.isOpen();
-    if (open) {
-      if (pending.length === 1) out.write(pending[0]!);
-      else {
-        out.cork();
-        for (const bytes of pending) out.write(bytes);
-        out.uncork();
-      }
-    }
-    pending.length = 0;
-    this.pendingBytes = 0;
-    if (open && live && out.writableLength > this.sendBufferBytes) this.closeSlow(out.writableLength);
-  }
-
-  buffered(): number {
-    return this.out.writableLength + this.pendingBytes;
   }
 
   drained(): Promise<void> {

@@ -60,7 +60,7 @@ export class SseStream extends StreamSink {
     private readonly res: ServerResponse,
     private readonly ctx: RealtimeContext,
   ) {
-    super(res, ctx.config.sendBufferBytes);
+    super(res, ctx.config.sendBufferBytes, ctx.writes);
   }
 
   isOpen(): boolean {
@@ -83,8 +83,11 @@ export class SseStream extends StreamSink {
     this.res.destroy();
   }
 
+  /** Writes now, after the events queued before it. */
   write(text: string | Buffer): void {
-    if (this.isOpen()) this.res.write(text);
+    if (!this.isOpen()) return;
+    this.writePending();
+    this.res.write(text);
   }
 
   heartbeat(): void {
@@ -92,7 +95,9 @@ export class SseStream extends StreamSink {
   }
 
   end(): void {
-    if (this.isOpen()) this.res.end();
+    if (!this.isOpen()) return;
+    this.writePending(false);
+    this.res.end();
   }
 }
 

@@ -58,7 +58,7 @@ export class WsSession extends StreamSink {
     private readonly principal: Principal,
     private readonly ctx: RealtimeContext,
   ) {
-    super(socket, ctx.config.sendBufferBytes);
+    super(socket, ctx.config.sendBufferBytes, ctx.writes);
     this.member = memberOf(principal);
   }
 
@@ -98,6 +98,7 @@ export class WsSession extends StreamSink {
   close(code: number, reason: string): void {
     if (this.ws.readyState >= 2) return; // CLOSING or CLOSED
     this.ctx.metrics.closes.inc({ code: String(code) });
+    this.writePending(false); // the events queued before the close frame
     this.ws.close(code, reason);
     this.closeTimer = setTimeout(() => this.ws.terminate(), this.ctx.config.closeGraceMs);
     this.closeTimer.unref();
@@ -272,8 +273,11 @@ export class WsSession extends StreamSink {
     return this.principal.kind === 'server' ? `This needs an API key with scope ${scope}.` : `The token does not grant ${what}.`;
   }
 
+  /** A frame of its own (an answer, an ack), after the events queued before it. */
   private send(text: string): void {
-    if (this.isOpen()) this.ws.send(text);
+    if (!this.isOpen()) return;
+    this.writePending();
+    this.ws.send(text);
   }
 
   private sendError(id: number | undefined, code: FrameErrorCode, message: string): void {
