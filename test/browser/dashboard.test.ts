@@ -321,10 +321,25 @@ describe('the dashboard, signed in with the root key', () => {
   it('Overview lists the latest operational events: a dead delivery (needs $hub.deliveries)', async (ctx) => {
     if (!('/v1/tasks/{id}' in paths)) return ctx.skip();
     await nav(page, 'Overview');
-    receiver.script(() => ({ status: 500 }));
-    await publish(hub, 'dash.orders', { n: 5 }, 'order.created');
-    await page.getByRole('row').filter({ hasText: 'delivery.dead' }).waitFor({ timeout: 25_000 }); // every attempt first
-    receiver.script(() => ({ status: 200 }));
+    // A subscription of its own, whatever the earlier tests left of the others' failure records.
+    const failing = await startReceiver(() => ({ status: 500 }));
+    try {
+      const created = await hub.api('/v1/subscriptions', { method: 'POST', body: { url: `${failing.url}/dead`, channels: ['dash.dying'], retry: JSON.parse(FAST_DEATH) as unknown } });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      // The page follows operational events live, from when its WebSocket is subscribed: wait
+      // for that (a change it shows) before the failure, which takes only a few hundred ms.
+      await expect
+        .poll(async () => {
+          await hub.api(`/v1/subscriptions/${id}`, { method: 'PATCH', body: { description: `dying ${Date.now()}` } });
+          return page.getByRole('row').filter({ hasText: 'subscription.updated' }).count();
+        }, { timeout: 15_000, interval: 500 })
+        .toBeGreaterThan(0);
+      await publish(hub, 'dash.dying', { n: 5 }, 'order.created');
+      await page.getByRole('row').filter({ hasText: 'delivery.dead' }).waitFor({ timeout: 25_000 }); // every attempt first
+    } finally {
+      await failing.close();
+    }
     expect(problems.get(page)).toEqual([]);
   }, 40_000);
 
