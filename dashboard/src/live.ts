@@ -111,7 +111,12 @@ function followWs(session: Session, channels: string[], onFrame: (frame: LiveFra
     fallback?.();
     const socket = ws;
     ws = undefined;
-    if (socket && socket.readyState !== WebSocket.CLOSED) socket.close(1000);
+    if (!socket) return;
+    // Closed while still connecting, the browser logs a warning: let it open, then close it.
+    if (socket.readyState === WebSocket.CONNECTING) {
+      socket.onopen = () => socket.close(1000);
+      socket.onmessage = null;
+    } else if (socket.readyState !== WebSocket.CLOSED) socket.close(1000);
   };
 }
 
