@@ -32,7 +32,7 @@ const WARMUP_S = quick ? 1 : 3;
 async function publishCurve(name: string, start: () => Promise<ChildServer>): Promise<CurvePoint[]> {
   log(`publish curve: ${name}`);
   const server = await start();
-  const load = await PublishLoad.open(server.url, server.process.pid);
+  const load = await PublishLoad.open(`${server.url}/v1/events`, server.process.pid);
   try {
     await load.closedLoop(WARMUP_S);
     const saturated = await load.closedLoop(SATURATION_S);

@@ -32,7 +32,8 @@ const RATE = 200;
 const P99_TARGET_MS = 20;
 const CPU_VS_NCHAN_TARGET = 0.67;
 
-const load = { rates: [RATE], stepSeconds: quick ? 2 : 10, saturationSeconds: quick ? 1 : 5, publishers: 10 };
+// Two receiver processes: one saturates near 200 000 frames/s, and its queue would set the p99 at 200/s.
+const load = { rates: [RATE], stepSeconds: quick ? 2 : 10, saturationSeconds: quick ? 1 : 5, publishers: 10, receivers: 2 };
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const wanted = (name: string): boolean => !only || name === 'hub' || only.includes(name);
 log(`fanout: ${SUBSCRIBERS} subscribers, ${RATE}/s for ${load.stepSeconds}s, then saturation for ${load.saturationSeconds}s`);

@@ -1,5 +1,7 @@
 // bench/publish: durable POST /v1/events with autocannon (50 connections, small JSON events)
-// against, in this run: a bare Fastify route answering 202 with no work (the baseline), and
+// against, in this run: a bare Fastify route answering 202 with no work (the baseline), the
+// same with node:http and no framework (what any Node server pays per request here: the
+// bound of a server on one event loop), and
 // Nchan's publisher location (nginx, messages in memory: the peer; skipped when nginx or the
 // module is missing, bench/lib/nchan.ts). Each figure comes with the server's CPU per
 // request (/proc of its processes, bench/lib/cpu.ts), which the load generator on the same
@@ -64,6 +66,7 @@ const child = async (started: Promise<{ url: string; process: { pid?: number | u
   return { url: `${s.url}/v1/events`, pid: s.process.pid, stop: () => s.stop() };
 };
 const baseline = (await measure('bare fastify', () => child(startChild('bench/servers/bare-fastify.mjs'))))!;
+const nodeHttp = quick ? undefined : await measure('bare node:http', () => child(startChild('bench/servers/bare-node-http.mjs')));
 const nchan = quick
   ? undefined
   : await measure('peer: Nchan publisher, 1 worker, in memory', async () => {
@@ -76,13 +79,20 @@ const ratioVsNchan = nchan && round(ours.rps / nchan.rps, 3);
 const cpuVs = (peer: typeof ours | undefined): number | undefined =>
   peer?.server_us_per_request && ours.server_us_per_request !== null ? round(ours.server_us_per_request / peer.server_us_per_request, 2) : undefined;
 const ratios = Object.fromEntries(
-  Object.entries({ cpu_per_request_vs_baseline: cpuVs(baseline), cpu_per_request_vs_nchan: cpuVs(nchan) }).filter(([, v]) => v !== undefined),
+  Object.entries({
+    cpu_per_request_vs_baseline: cpuVs(baseline),
+    cpu_per_request_vs_node_http: cpuVs(nodeHttp),
+    cpu_per_request_vs_nchan: cpuVs(nchan),
+    // What a Node server with no work at all reaches against Nchan: above 0.5 or not, on this machine.
+    node_http_vs_nchan: nodeHttp && nchan ? round(nodeHttp.rps / nchan.rps, 3) : undefined,
+  }).filter(([, v]) => v !== undefined),
 ) as Record<string, number>;
 const result: BenchResult & Record<string, unknown> = {
   bench: 'publish',
   ours,
   baseline,
-  ...(nchan ? { peers: { nchan }, ratio_vs_nchan: ratioVsNchan } : {}),
+  peers: { ...(nodeHttp ? { node_http: nodeHttp } : {}), ...(nchan ? { nchan } : {}) },
+  ...(nchan ? { ratio_vs_nchan: ratioVsNchan } : {}),
   ratios,
   ratio,
   targets: { ratio: 0.8, ratio_vs_nchan: '>= 0.5', p99_ms: 10 },

@@ -76,12 +76,15 @@ function machineCpuSeconds(): number | null {
   }
 }
 
-/** Starts counting; the returned function gives the shares since then. */
-export function cpuMeter(serverPids: ServerPids): () => CpuShares {
+const sum = (cpu: Map<number, number> | null): number => (cpu ? [...cpu.values()].reduce((a, b) => a + b, 0) : 0);
+
+/** Starts counting; the returned function gives the shares since then. `clientPids`: the load generator's other processes. */
+export function cpuMeter(serverPids: ServerPids, clientPids: readonly number[] = []): () => CpuShares {
   const roots = serverPids === undefined ? [] : [serverPids].flat();
   const snapshot = () => ({
     server: serverCpuSeconds(roots),
     client: process.cpuUsage(),
+    clientOthers: sum(serverCpuSeconds(clientPids)),
     machine: machineCpuSeconds(),
     at: performance.now(),
   });
@@ -90,7 +93,7 @@ export function cpuMeter(serverPids: ServerPids): () => CpuShares {
     const end = snapshot();
     const seconds = (end.at - start.at) / 1000;
     const share = (s: number): number => Number((s / seconds).toFixed(2));
-    const client = (end.client.user + end.client.system - start.client.user - start.client.system) / 1e6;
+    const client = (end.client.user + end.client.system - start.client.user - start.client.system) / 1e6 + end.clientOthers - start.clientOthers;
     // A process started meanwhile (a new database backend) counts from zero.
     const server = start.server === null || end.server === null ? null : [...end.server].reduce((sum, [pid, s]) => sum + s - (start.server!.get(pid) ?? 0), 0);
     const machine = start.machine === null || end.machine === null ? null : end.machine - start.machine;

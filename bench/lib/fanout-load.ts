@@ -13,8 +13,14 @@
  * processes, their database), by this process and by every other process on the machine,
  * and measures again a phase that other work disturbed (bench/lib/cpu.ts).
  *
+ * With `receivers` > 1 the subscribers live in that many processes forked from this one
+ * (this one then only publishes and counts): one process receiving 200 000 frames/s takes a
+ * whole core, and its own queue, not the server, would set the latency. Their CPU counts as
+ * the load generator's.
+ *
  * argv: one JSON LoadConfig. Prints one JSON LoadResult line on stdout.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
@@ -35,6 +41,8 @@ export interface LoadConfig {
   saturationFirst?: boolean;
   /** Concurrent back-to-back publishers in the saturated phase. */
   publishers?: number;
+  /** Processes holding the subscribers (default 1: this one). */
+  receivers?: number;
 }
 
 export interface Phase extends CpuShares {
@@ -148,9 +156,124 @@ async function publishOne(): Promise<void> {
   if (res.statusCode !== 202 && !(cfg.mode === 'nchan' && res.statusCode === 201)) throw new Error(`publish → ${res.statusCode}`);
 }
 
-async function waitQuiet(expected: number, timeoutMs: number): Promise<void> {
+/** The subscribers, in this process or in forked receivers: counts and latencies of the phase begun last. */
+interface Subscribers {
+  /** Processes whose CPU is the load generator's besides this one. */
+  pids: number[];
+  begin(): void;
+  received(): number;
+  /** Stops recording; the phase's latencies. */
+  end(): Promise<Float64Array>;
+  close(): void;
+}
+
+/** Opens subscribers `from`…`from + count - 1` (subscriber i on base i mod n), 100 at a time. */
+async function openSubscribers(from: number, count: number): Promise<(() => void)[]> {
+  const open = { hub: openWs, baseline: openWs, nchan: openWs, socketio: openSocketIo, 'socketio-wire': openSocketIoWire }[cfg.mode];
+  const closers: (() => void)[] = [];
+  for (let i = from; i < from + count; i += 100) {
+    const batch = Array.from({ length: Math.min(100, from + count - i) }, (_, j) => open(cfg.bases[(i + j) % cfg.bases.length]!));
+    closers.push(...(await Promise.all(batch)));
+  }
+  return closers;
+}
+
+function beginRecording(): void {
+  received = 0;
+  latencies = [];
+  recording = true;
+}
+
+async function localSubscribers(): Promise<Subscribers> {
+  const closers = await openSubscribers(0, cfg.subscribers);
+  return {
+    pids: [],
+    begin: beginRecording,
+    received: () => received,
+    end: () => {
+      recording = false;
+      return Promise.resolve(Float64Array.from(latencies));
+    },
+    close: () => closers.forEach((close) => close()),
+  };
+}
+
+type ReceiverMessage = { type: 'ready' } | { type: 'count'; phase: number; received: number } | { type: 'latencies'; latencies: Float64Array };
+
+/** `n` forked receivers with an equal share of the subscribers each; they report their counts every 20 ms. */
+async function remoteSubscribers(n: number): Promise<Subscribers> {
+  let phase = 0;
+  const share = Math.ceil(cfg.subscribers / n);
+  const receivers = Array.from({ length: n }, (_, i) => {
+    const range = { from: i * share, count: Math.min(share, cfg.subscribers - i * share) };
+    const child: ChildProcess = fork(process.argv[1]!, [process.argv[2]!, JSON.stringify(range)], {
+      serialization: 'advanced', // latencies as a Float64Array
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const state = { child, received: 0 };
+    child.on('message', (m: ReceiverMessage) => {
+      if (m.type === 'count' && m.phase === phase) state.received = m.received;
+    });
+    return state;
+  });
+  const reply = <T extends ReceiverMessage['type']>(child: ChildProcess, type: T): Promise<Extract<ReceiverMessage, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m: ReceiverMessage): void => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        resolve(m as Extract<ReceiverMessage, { type: T }>);
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code) => reject(new Error(`a receiver exited with ${code}`)));
+    });
+  await Promise.all(receivers.map(({ child }) => reply(child, 'ready')));
+  return {
+    pids: receivers.map(({ child }) => child.pid!),
+    begin() {
+      phase++;
+      for (const r of receivers) {
+        r.received = 0;
+        r.child.send({ begin: phase });
+      }
+    },
+    received: () => receivers.reduce((sum, r) => sum + r.received, 0),
+    async end() {
+      const parts = await Promise.all(
+        receivers.map(({ child }) => {
+          const answer = reply(child, 'latencies');
+          child.send({ end: true });
+          return answer.then((m) => m.latencies);
+        }),
+      );
+      const all = new Float64Array(parts.reduce((sum, p) => sum + p.length, 0));
+      parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+      return all;
+    },
+    close: () => receivers.forEach(({ child }) => child.kill()),
+  };
+}
+
+/** A forked receiver's life: open its share, then count (every 20 ms to the parent) and record as told. */
+async function runReceiver(from: number, count: number): Promise<void> {
+  await openSubscribers(from, count);
+  let phase = 0;
+  setInterval(() => process.send!({ type: 'count', phase, received }), 20);
+  process.on('message', (m: { begin?: number; end?: true }) => {
+    if (m.begin !== undefined) {
+      phase = m.begin;
+      beginRecording();
+    } else if (m.end) {
+      recording = false;
+      process.send!({ type: 'latencies', latencies: Float64Array.from(latencies) });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ type: 'ready' });
+}
+
+async function waitQuiet(subscribers: Subscribers, expected: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (received < expected && Date.now() < deadline) await sleep(5);
+  while (subscribers.received() < expected && Date.now() < deadline) await sleep(5);
 }
 
 /**
@@ -159,24 +282,22 @@ async function waitQuiet(expected: number, timeoutMs: number): Promise<void> {
  * parent and its other descendants. A phase other processes disturbed is measured again
  * (bench/lib/cpu.ts).
  */
-function phase(offered: number | null, publish: () => Promise<number>): Promise<Phase> {
+function phase(subscribers: Subscribers, offered: number | null, publish: () => Promise<number>): Promise<Phase> {
   return undisturbed(
     async () => {
-      received = 0;
-      latencies = [];
-      recording = true;
-      const cpu = cpuMeter(process.ppid);
+      subscribers.begin();
+      const cpu = cpuMeter(process.ppid, subscribers.pids);
       const start = now();
       const published = await publish();
       const publishedAt = now();
-      const inWindow = received;
+      const inWindow = subscribers.received();
       const shares = cpu();
-      await waitQuiet(published * cfg.subscribers, 20_000);
-      recording = false;
+      await waitQuiet(subscribers, published * cfg.subscribers, 20_000);
+      const received = subscribers.received();
+      const sorted = (await subscribers.end()).sort();
       const publishS = (publishedAt - start) / 1000;
       // At a fixed rate the stream ends when the last delivery lands; saturated, the window is what counts.
       const deliveryS = offered === null ? publishS : (now() - start) / 1000;
-      const sorted = Float64Array.from(latencies).sort();
       const pct = (p: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN).toFixed(2));
       return {
         offered_per_s: offered,
@@ -226,25 +347,27 @@ async function saturate(seconds: number): Promise<number> {
   return published;
 }
 
-const open = { hub: openWs, baseline: openWs, nchan: openWs, socketio: openSocketIo, 'socketio-wire': openSocketIoWire }[cfg.mode];
-const closers: (() => void)[] = [];
-for (let i = 0; i < cfg.subscribers; i += 100) {
-  const batch = Array.from({ length: Math.min(100, cfg.subscribers - i) }, (_, j) => open(cfg.bases[(i + j) % cfg.bases.length]!));
-  closers.push(...(await Promise.all(batch)));
-}
-// Warm-up (JIT, socket buffers, connection pools): one second at 100 events/s, not recorded.
-await fixedRate(100, 1);
-await waitQuiet(100 * cfg.subscribers, 20_000);
+const range = process.argv[3] && (JSON.parse(process.argv[3]) as { from: number; count: number });
+if (range) {
+  await runReceiver(range.from, range.count);
+} else {
+  const subscribers = (cfg.receivers ?? 1) > 1 ? await remoteSubscribers(cfg.receivers!) : await localSubscribers();
+  // Warm-up (JIT, socket buffers, connection pools): one second at 100 events/s, not recorded.
+  subscribers.begin();
+  await fixedRate(100, 1);
+  await waitQuiet(subscribers, 100 * cfg.subscribers, 20_000);
+  await subscribers.end();
 
-const steps: Phase[] = [];
-let saturation: Phase | undefined;
-if (cfg.saturationFirst) saturation = await phase(null, () => saturate(cfg.saturationSeconds));
-for (const r of cfg.rates) {
-  const rate = saturation ? Math.max(1, Math.round(r * saturation.events_per_s)) : r;
-  steps.push(await phase(rate, () => fixedRate(rate, cfg.stepSeconds)));
-}
-saturation ??= await phase(null, () => saturate(cfg.saturationSeconds));
+  const steps: Phase[] = [];
+  let saturation: Phase | undefined;
+  if (cfg.saturationFirst) saturation = await phase(subscribers, null, () => saturate(cfg.saturationSeconds));
+  for (const r of cfg.rates) {
+    const rate = saturation ? Math.max(1, Math.round(r * saturation.events_per_s)) : r;
+    steps.push(await phase(subscribers, rate, () => fixedRate(rate, cfg.stepSeconds)));
+  }
+  saturation ??= await phase(subscribers, null, () => saturate(cfg.saturationSeconds));
 
-for (const close of closers) close();
-process.stdout.write(`${JSON.stringify({ steps, saturation } satisfies LoadResult)}\n`);
-process.exit(0);
+  subscribers.close();
+  process.stdout.write(`${JSON.stringify({ steps, saturation } satisfies LoadResult)}\n`);
+  process.exit(0);
+}

@@ -98,7 +98,7 @@ export async function fanoutLoad(
   name: string,
   server: PeerServer,
   mode: LoadConfig['mode'],
-  load: Pick<LoadConfig, 'rates' | 'stepSeconds' | 'saturationSeconds' | 'saturationFirst' | 'publishers'>,
+  load: Pick<LoadConfig, 'rates' | 'stepSeconds' | 'saturationSeconds' | 'saturationFirst' | 'publishers' | 'receivers'>,
 ): Promise<LoadResult> {
   log(name);
   try {

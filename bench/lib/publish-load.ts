@@ -57,12 +57,12 @@ export class PublishLoad {
     private readonly serverPid: number | undefined,
   ) {
     this.request = Buffer.from(
-      `POST /v1/events HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
+      `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
         `Authorization: Bearer ${API_KEY}\r\nContent-Length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`,
     );
   }
 
-  /** Connects to the server at `url`; its process id, where known, lets CPU shares count it. */
+  /** Connects to the publish URL `url` (a hub's is <base>/v1/events); its process id, where known, lets CPU shares count it. */
   static async open(url: string, serverPid?: number): Promise<PublishLoad> {
     const load = new PublishLoad(new URL(url), serverPid);
     await Promise.all(Array.from({ length: CONNECTIONS }, () => load.connect()));
