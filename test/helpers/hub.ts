@@ -6,7 +6,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { systemClock, systemRandom, type Clock, type Random } from '../../src/clock.js';
 import { configSchema, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { databaseFor } from './postgres.js';
+import { databaseFor, freshDatabase, type TestDatabase } from './postgres.js';
 import { ResponseContract } from './response-contract.js';
 
 export const API_KEY = 'test-api-key-0123456789';
@@ -112,4 +112,24 @@ export function manualClock(start = Date.parse('2026-01-20T12:00:00.000Z')): Clo
     advance: (ms) => void (now += ms),
     set: (ms) => void (now = ms),
   };
+}
+
+/** `count` hubs in this process on one fresh PostgreSQL database; `close` stops those still in `hubs` and drops it. */
+export async function hubsOnOneDatabase(
+  count: number,
+  opts: Omit<TestHubOptions, 'database'> = {},
+): Promise<{ hubs: TestHub[]; db: TestDatabase; close(): Promise<void> }> {
+  const db = await freshDatabase();
+  const hubs: TestHub[] = [];
+  const close = async (): Promise<void> => {
+    for (const h of hubs) await h.close();
+    await db.drop();
+  };
+  try {
+    for (let i = 0; i < count; i++) hubs.push(await startHub({ ...opts, database: db.url }));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { hubs, db, close };
 }

@@ -1,24 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, type TestHub } from '../helpers/hub.js';
+import { hubsOnOneDatabase, type TestHub } from '../helpers/hub.js';
 import { createKey, revokeKey } from '../helpers/keys.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { connect } from '../helpers/ws-client.js';
 
 /** API keys with two hubs in this process on one database: a key made on one works on the other; revoked on one, refused on the other within a second. */
-let db: TestDatabase | undefined;
-let hubs: TestHub[] = [];
+let cluster: Awaited<ReturnType<typeof hubsOnOneDatabase>> | undefined;
 
 afterEach(async () => {
-  for (const h of hubs) await h.close();
-  hubs = [];
-  await db?.drop();
-  db = undefined;
+  await cluster?.close();
+  cluster = undefined;
 });
 
 async function twoHubs(): Promise<[TestHub, TestHub]> {
-  db = await freshDatabase();
-  hubs = [await startHub({ database: db.url }), await startHub({ database: db.url })];
-  return [hubs[0]!, hubs[1]!];
+  cluster = await hubsOnOneDatabase(2);
+  return [cluster.hubs[0]!, cluster.hubs[1]!];
 }
 
 const publishWith = async (hub: TestHub, key: string): Promise<number> =>
@@ -55,7 +50,7 @@ describe('API keys on two hubs sharing one PostgreSQL database', () => {
     expect(await publishWith(b, key.key)).toBe(202);
     expect(await publishWith(b, key.key)).toBe(202); // now held in b's memory
     // A revocation whose NOTIFY never arrives: only the version moves.
-    await db!.pool.query(`WITH gone AS (DELETE FROM api_keys WHERE id = $1) UPDATE log_head SET keys_version = keys_version + 1`, [key.id]);
+    await cluster!.db.pool.query(`WITH gone AS (DELETE FROM api_keys WHERE id = $1) UPDATE log_head SET keys_version = keys_version + 1`, [key.id]);
     expect(await msUntilRefused(b, key.key, 2500)).toBeLessThan(1000 + 500); // one poll interval (1 s) and a reload
   });
 });

@@ -1,6 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { API_KEY, startHub, type TestHub } from '../helpers/hub.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { API_KEY, hubsOnOneDatabase, type TestHub } from '../helpers/hub.js';
 import { sleep } from '../helpers/seeded.js';
 import { handMadeJwt } from '../helpers/tokens.js';
 import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
@@ -12,22 +11,18 @@ import { connect, type Frame, type TestSocket } from '../helpers/ws-client.js';
 const GRACE_MS = 1000;
 const CONFIG = { realtime: { presenceGraceMs: GRACE_MS, presenceCoalesceMs: 20, presenceHeartbeatMs: 300, presenceExpiryMs: 1500 } };
 
-let db: TestDatabase | undefined;
-let hubs: TestHub[] = [];
+let cluster: Awaited<ReturnType<typeof hubsOnOneDatabase>> | undefined;
 const sockets: TestSocket[] = [];
 
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.close();
-  for (const h of hubs) await h.close();
-  hubs = [];
-  await db?.drop();
-  db = undefined;
+  await cluster?.close();
+  cluster = undefined;
 });
 
 async function twoHubs(): Promise<[TestHub, TestHub]> {
-  db = await freshDatabase();
-  hubs = [await startHub({ database: db.url, config: CONFIG }), await startHub({ database: db.url, config: CONFIG })];
-  return [hubs[0]!, hubs[1]!];
+  cluster = await hubsOnOneDatabase(2, { config: CONFIG });
+  return [cluster.hubs[0]!, cluster.hubs[1]!];
 }
 
 async function open(hub: TestHub, sub: string | undefined, presence = false): Promise<TestSocket> {
@@ -70,7 +65,7 @@ it('a hub that shuts down keeps its members for the grace: reconnected elsewhere
   await open(b, 'dave');
   await expect.poll(() => changes(observer).sort(), { timeout: 5000 }).toEqual(['join carol', 'join dave']);
   await b.close();
-  hubs = [a];
+  cluster!.hubs.splice(1); // closed
   await open(a, 'carol'); // carol's client reconnects to the hub still up; dave's does not
   await expect.poll(() => changes(observer), { timeout: GRACE_MS + 5000 }).toContain('leave dave');
   await sleep(500);
