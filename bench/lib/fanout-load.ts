@@ -218,13 +218,13 @@ async function remoteSubscribers(n: number): Promise<Subscribers> {
   });
   const reply = <T extends ReceiverMessage['type']>(child: ChildProcess, type: T): Promise<Extract<ReceiverMessage, { type: T }>> =>
     new Promise((resolve, reject) => {
+      const onExit = (code: number | null): void => reject(new Error(`a receiver exited with ${code}`));
       const onMessage = (m: ReceiverMessage): void => {
         if (m.type !== type) return;
-        child.off('message', onMessage);
+        child.off('message', onMessage).off('exit', onExit);
         resolve(m as Extract<ReceiverMessage, { type: T }>);
       };
-      child.on('message', onMessage);
-      child.once('exit', (code) => reject(new Error(`a receiver exited with ${code}`)));
+      child.on('message', onMessage).once('exit', onExit);
     });
   await Promise.all(receivers.map(({ child }) => reply(child, 'ready')));
   return {
