@@ -98,6 +98,12 @@ it('an append in doubt that did commit: a live SSE subscriber still gets the eve
   expect(sse.response.status).toBe(200);
   expect((await publish(hub, 1)).status).toBe(202);
   await sse.waitFor(() => sse.events().length === 1);
+  // The subscriber made the channel occupied: that operational event is written with the same
+  // append statement, a little later, so it must be in before the cut is armed (else, under
+  // load, the cut can take its answer instead of event 2's).
+  await expect
+    .poll(async () => (await hub.app.store.readChannel('$hub.channels', 0, 100)).events.some((e) => e.type === 'channel.occupied'), { timeout: 10_000 })
+    .toBe(true);
 
   // The append of event 2 commits; its answer is lost: 503 to the publisher.
   const cut = proxy.cutAnswer('pushhub_append');
