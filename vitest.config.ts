@@ -53,9 +53,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
-    // Two files at a time (vitest's default on 2 cores is one): most of a file's time is spent
-    // waiting on hubs, receivers and PostgreSQL, so the run takes about two thirds as long.
-    maxWorkers: 2,
+    // vitest's default number of workers (cores − 1: one file at a time on 2 cores). Two took
+    // the run from 661 to ≈ 430 s, but their load made timing-bound tests fail in 3 of 4 runs.
     // One PostgreSQL per project for the run; each test creates its own database on it.
     globalSetup: ['test/setup/postgres.ts'],
     projects: [

@@ -294,8 +294,9 @@ describe('ordering and isolation', () => {
     await healthy.until((r) => r.length === 30, 2000);
     expect(Date.now() - started).toBeLessThan(1500);
     expect(new Set(eventIds(healthy.received))).toEqual(new Set(events.map((e) => e.id)));
-    expect(stuck.received.length).toBeGreaterThan(0); // it really is stuck on some, right now
-    expect(stuck.received.length).toBeLessThanOrEqual(10); // max_in_flight default
+    // It really is stuck on some (its first requests may leave after the healthy one's, under load), at most max_in_flight (10).
+    await stuck.until((r) => r.length > 0, 4000);
+    expect(stuck.received.length).toBeLessThanOrEqual(10);
   });
 
   it('max_in_flight caps concurrent attempts to one subscription', async () => {
