@@ -48,8 +48,12 @@ async function newPage(width = 1280): Promise<Page> {
   return p;
 }
 
-const nav = (p: Page, name: (typeof PAGES)[number]): Promise<void> => p.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true }).click();
 const heading = (p: Page, name: string): Promise<void> => p.getByRole('heading', { level: 1, name, exact: true }).waitFor();
+/** Follows a page link and waits for that page: until then the previous one is still on screen. */
+const nav = async (p: Page, name: (typeof PAGES)[number]): Promise<void> => {
+  await p.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true }).click();
+  await heading(p, name);
+};
 const rowOf = (p: Page, text: string): Locator => p.getByRole('row').filter({ hasText: text });
 const button = (scope: Page | Locator, name: string): Locator => scope.getByRole('button', { name, exact: true });
 
@@ -229,7 +233,7 @@ describe('the dashboard, signed in with the root key', () => {
     expect(stored).toMatchObject({ description: 'orders receiver, edited', types: ['order.*'] });
 
     await nav(page, 'Deliveries');
-    await page.getByLabel('Subscription').selectOption(sub.id);
+    await page.getByLabel('Subscription', { exact: true }).selectOption(sub.id);
     await page.locator('table').getByText(/^dlv_/).first().waitFor();
     await page.getByLabel('Since').fill('2099-01-01T00:00:00');
     await page.getByText('No deliveries match.').waitFor();
