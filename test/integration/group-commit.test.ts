@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemRandom } from '../../src/clock.js';
 import { cursorCodec } from '../../src/domain/cursor.js';
 import type { NewEvent } from '../../src/domain/envelope.js';
-import { defaultSettings, type Subscription } from '../../src/domain/subscription.js';
+import type { Subscription } from '../../src/domain/subscription.js';
 import { HubError } from '../../src/errors.js';
 import { GroupCommit } from '../../src/ingest/group-commit.js';
 import { createLogger } from '../../src/logger.js';
@@ -14,6 +14,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { onPostgres } from '../helpers/hub.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { storedSubscription } from '../helpers/subscription.js';
 
 let dir: string;
 let pgDb: TestDatabase | undefined;
@@ -227,16 +228,4 @@ describe('append positions', () => {
   });
 });
 
-function subscription(id: string): Subscription {
-  return {
-    ...defaultSettings('http://127.0.0.1:1/hook', ['hooked']),
-    id,
-    secret: 'whsec_test',
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    enabled: true,
-    disabledReason: null,
-    createdAt: 1,
-    updatedAt: 1,
-  };
-}
+const subscription = (id: string): Subscription => storedSubscription('http://127.0.0.1:1/hook', ['hooked'], { id, secret: 'whsec_test' });

@@ -3,13 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemRandom } from '../../src/clock.js';
 import { cursorCodec } from '../../src/domain/cursor.js';
 import type { NewEvent } from '../../src/domain/envelope.js';
-import { defaultSettings, type Subscription } from '../../src/domain/subscription.js';
+import type { Subscription } from '../../src/domain/subscription.js';
 import { createLogger } from '../../src/logger.js';
 import { StaleSubscriptionsError, type Store, type StoreChange } from '../../src/store/index.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { initLog } from '../../src/store/postgres/log.js';
 import { latestSchemaVersion, migrate, SchemaTooNewError } from '../../src/store/postgres/migrate.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { storedSubscription } from '../helpers/subscription.js';
 
 /**
  * The PostgreSQL store as several hubs use it: each `Store` opened here is one hub's (its
@@ -28,17 +29,8 @@ const event = (channel: string, data = `{"n":${counter}}`): NewEvent => ({
   data,
 });
 
-const subscription = (id: string): Subscription => ({
-  ...defaultSettings('http://127.0.0.1:9/hook', ['hooked']),
-  id,
-  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-  previousSecret: null,
-  previousSecretExpiresAt: null,
-  enabled: true,
-  disabledReason: null,
-  createdAt: 1,
-  updatedAt: 1,
-});
+const subscription = (id: string): Subscription =>
+  storedSubscription('http://127.0.0.1:9/hook', ['hooked'], { id, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' });
 
 /** One more hub on the database. */
 async function hub(): Promise<Store> {

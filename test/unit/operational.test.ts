@@ -10,26 +10,14 @@ import {
   type RecordedAttempt,
 } from '../../src/domain/operational.js';
 import { compilePattern, patternProblem } from '../../src/domain/patterns.js';
-import { defaultSettings, type Subscription } from '../../src/domain/subscription.js';
+import type { Subscription } from '../../src/domain/subscription.js';
 import { replayTargets } from '../../src/domain/task.js';
 import type { StoredEvent } from '../../src/domain/envelope.js';
+import { storedSubscription } from '../helpers/subscription.js';
 
 const random: Random = { float: () => 0.5, bytes: (n) => Buffer.alloc(n, 7) };
 
-function sub(over: Partial<Subscription> = {}): Subscription {
-  return {
-    ...defaultSettings('https://example.com/hook', ['orders']),
-    id: 'sub_a',
-    secret: 'whsec_A',
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    enabled: true,
-    disabledReason: null,
-    createdAt: 1,
-    updatedAt: 1,
-    ...over,
-  };
-}
+const sub = (over: Partial<Subscription> = {}): Subscription => storedSubscription('https://example.com/hook', ['orders'], { id: 'sub_a', secret: 'whsec_A', ...over });
 const types = (before: Subscription | undefined, after: Subscription) => subscriptionChangeEvents(before, after).map((e) => e.type);
 
 describe('subscription change events', () => {
